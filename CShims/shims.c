@@ -1,0 +1,117 @@
+#include "cshims.h"
+
+void cshims_do_nothing(void) {}
+
+#ifdef __linux__
+#ifndef _GNU_SOURCE
+#error "_GNU_SOURCE must be defined (Package.swift cSettings)"
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <numa.h>
+#include <numaif.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(cshims_mallinfo2_t) == sizeof(struct mallinfo2), "mallinfo2 mirror out of date");
+_Static_assert(CSHIMS_MADV_DONTNEED == MADV_DONTNEED, "MADV_DONTNEED");
+_Static_assert(CSHIMS_MADV_FREE == MADV_FREE, "MADV_FREE");
+_Static_assert(CSHIMS_MADV_HUGEPAGE == MADV_HUGEPAGE, "MADV_HUGEPAGE");
+
+size_t cshims_page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+int cshims_mmap_anonymous(size_t length, int noreserve, void **out) {
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0);
+    void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED) return errno;
+    *out = p;
+    return 0;
+}
+
+int cshims_munmap(void *addr, size_t length) { return munmap(addr, length) == 0 ? 0 : errno; }
+
+int cshims_madvise(void *addr, size_t length, int advice) {
+    return madvise(addr, length, advice) == 0 ? 0 : errno;
+}
+
+int cshims_mincore(void *addr, size_t length, unsigned char *vec) {
+    return mincore(addr, length, vec) == 0 ? 0 : errno;
+}
+
+int cshims_malloc_trim(size_t pad) { return malloc_trim(pad); }
+
+cshims_mallinfo2_t cshims_mallinfo2(void) {
+    struct mallinfo2 m = mallinfo2();
+    cshims_mallinfo2_t r;
+    memcpy(&r, &m, sizeof r);
+    return r;
+}
+
+size_t cshims_malloc_usable_size(void *ptr) { return malloc_usable_size(ptr); }
+
+int cshims_numa_available(void) { return numa_available() >= 0 ? 1 : 0; }
+
+int cshims_numa_max_node(void) { return numa_available() < 0 ? -1 : numa_max_node(); }
+
+int cshims_numa_node_size(int node, long long *size, long long *free_bytes) {
+    if (numa_available() < 0) return ENOSYS;
+    if (node < 0 || node > numa_max_node()) return EINVAL;
+    long long f = 0;
+    long long s = numa_node_size64(node, &f);
+    if (s < 0) return EINVAL;
+    *size = s;
+    *free_bytes = f;
+    return 0;
+}
+
+int cshims_numa_page_nodes(void **pages, size_t count, int *status) {
+    if (numa_available() < 0) return ENOSYS;
+    return numa_move_pages(0, (unsigned long)count, pages, NULL, status, 0) == 0 ? 0 : errno;
+}
+
+int cshims_mbind(void *addr, size_t length, int mode, const unsigned long *nodemask, unsigned long maxnode, unsigned flags) {
+    return mbind(addr, length, mode, nodemask, maxnode, flags) == 0 ? 0 : errno;
+}
+
+int cshims_mpol_bind(void) { return MPOL_BIND; }
+
+typedef int (*unw_backtrace_fn)(void **, int);
+static unw_backtrace_fn cshims_unw_backtrace = NULL;
+
+int cshims_unwind_load(void) {
+    unw_backtrace_fn fn = __atomic_load_n(&cshims_unw_backtrace, __ATOMIC_ACQUIRE);
+    if (fn) return 0;
+    // RTLD_LOCAL: libunwind's _Unwind_* and weak backtrace stay out of the global symbol scope.
+    void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return ENOENT;
+    // unw_backtrace is a macro for _ULx86_64_... which 1.6.2 does not export; the exported name is unw_backtrace.
+    fn = (unw_backtrace_fn)dlsym(h, "unw_backtrace");
+    if (!fn) return ENOENT;
+    __atomic_store_n(&cshims_unw_backtrace, fn, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int cshims_unwind_backtrace(void **buffer, int size) {
+    unw_backtrace_fn fn = __atomic_load_n(&cshims_unw_backtrace, __ATOMIC_ACQUIRE);
+    if (!fn) {
+        int rc = cshims_unwind_load();
+        if (rc) return -rc;
+        fn = __atomic_load_n(&cshims_unw_backtrace, __ATOMIC_ACQUIRE);
+    }
+    if (size <= 0) return -EINVAL;
+    return fn(buffer, size);
+}
+
+int cshims_unwinder_origin(char *path, size_t path_size) {
+    void *sym = dlsym(RTLD_DEFAULT, "_Unwind_RaiseException");
+    if (!sym) return ENOENT;
+    Dl_info info;
+    if (!dladdr(sym, &info) || !info.dli_fname) return ENOENT;
+    strncpy(path, info.dli_fname, path_size - 1);
+    path[path_size - 1] = 0;
+    return 0;
+}
+
+#endif

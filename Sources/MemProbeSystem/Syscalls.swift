@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import CShims
+import Synchronization
+import SystemPackage
+
+// One internal choke point per system call. In debug builds (ENABLE_MOCKING) a test can make any of them
+// fail with a chosen errno through `SyscallMock`, the way apple/swift-system's mocking layer works.
+// Everything above this file calls the kernel only through these functions.
+
+@inline(__always)
+func mockedErrno(_ call: SyscallMock.Call) -> Int32? {
+    #if ENABLE_MOCKING
+    return SyscallMock.current?.take(call)
+    #else
+    return nil
+    #endif
+}
+
+/// mmap(PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS[|MAP_NORESERVE]).
+func system_mmapAnonymous(_ length: Int, noReserve: Bool) -> Result<UnsafeMutableRawPointer, Errno> {
+    if let e = mockedErrno(.mmap) { return .failure(Errno(rawValue: e)) }
+    var out: UnsafeMutableRawPointer? = nil
+    let rc = cshims_mmap_anonymous(length, noReserve ? 1 : 0, &out)
+    guard rc == 0, let p = out else { return .failure(Errno(rawValue: rc)) }
+    return .success(p)
+}
+
+func system_munmap(_ address: UnsafeMutableRawPointer, _ length: Int) -> Result<Void, Errno> {
+    if let e = mockedErrno(.munmap) { return .failure(Errno(rawValue: e)) }
+    let rc = cshims_munmap(address, length)
+    return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
+}
+
+func system_madvise(_ address: UnsafeMutableRawPointer, _ length: Int, _ advice: Int32) -> Result<Void, Errno> {
+    if let e = mockedErrno(.madvise) { return .failure(Errno(rawValue: e)) }
+    let rc = cshims_madvise(address, length, advice)
+    return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
+}
+
+func system_mincore(
+    _ address: UnsafeMutableRawPointer, _ length: Int, _ vector: UnsafeMutablePointer<UInt8>
+) -> Result<Void, Errno> {
+    if let e = mockedErrno(.mincore) { return .failure(Errno(rawValue: e)) }
+    let rc = cshims_mincore(address, length, vector)
+    return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
+}
+
+/// open(path, O_RDONLY|O_CLOEXEC), retrying EINTR.
+func system_openReadOnly(_ path: String) -> Result<Int32, Errno> {
+    while true {
+        if let e = mockedErrno(.open) {
+            if e == EINTR { continue }
+            return .failure(Errno(rawValue: e))
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { return .success(fd) }
+        let e = errno
+        if e == EINTR { continue }
+        return .failure(Errno(rawValue: e))
+    }
+}
+
+/// pread, retrying EINTR. Returns the byte count (0 at end of file).
+func system_pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int) -> Result<Int, Errno> {
+    while true {
+        if let e = mockedErrno(.read) {
+            if e == EINTR { continue }
+            return .failure(Errno(rawValue: e))
+        }
+        let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+        if n >= 0 { return .success(n) }
+        let e = errno
+        if e == EINTR { continue }
+        return .failure(Errno(rawValue: e))
+    }
+}
+
+func system_close(_ fd: Int32) {
+    _ = close(fd)
+}
+
+/// Test hook: makes the next calls of chosen system calls fail with a chosen errno.
+///
+/// Installed for the current task with `SyscallMock.$current.withValue(mock) { … }`, so tests that run in
+/// parallel do not see each other's faults. Only compiled into debug builds.
+public final class SyscallMock: Sendable {
+    /// The system calls that can be made to fail.
+    public enum Call: String, Sendable, CaseIterable {
+        case mmap, munmap, madvise, mincore, open, read
+    }
+
+    #if ENABLE_MOCKING
+    /// The mock in force for the current task, if any.
+    @TaskLocal public static var current: SyscallMock?
+    #else
+    public static var current: SyscallMock? { nil }
+    #endif
+
+    private struct State {
+        var rules: [Call: (errno: Int32, remaining: Int)] = [:]
+        var counts: [Call: Int] = [:]
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Makes the next `count` calls of `call` fail with `errno` (count `Int.max`: every call).
+    public func fail(_ call: Call, with errno: Errno, count: Int = 1) {
+        state.withLock { $0.rules[call] = (errno.rawValue, count) }
+    }
+
+    /// How many injected failures of `call` were consumed.
+    public func injected(_ call: Call) -> Int { state.withLock { $0.counts[call, default: 0] } }
+
+    func take(_ call: Call) -> Int32? {
+        state.withLock { s in
+            guard let rule = s.rules[call], rule.remaining > 0 else { return nil }
+            s.rules[call] = (rule.errno, rule.remaining == Int.max ? Int.max : rule.remaining - 1)
+            s.counts[call, default: 0] += 1
+            return rule.errno
+        }
+    }
+}
+

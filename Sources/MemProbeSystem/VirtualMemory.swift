@@ -1,0 +1,154 @@
+import CShims
+import SystemPackage
+
+/// An `madvise` advice this toolkit uses. The raw value is the kernel's constant.
+public enum MemoryAdvice: Int32, CaseIterable, Sendable, CustomStringConvertible {
+    /// Free now: the pages leave RSS at once and read back as zero.
+    case dontNeed = 4
+    /// Free lazily: the kernel may take the pages back under pressure; until then they stay in RSS (as LazyFree).
+    case free = 8
+    /// Ask for transparent huge pages in this range.
+    case hugePage = 14
+    /// Forbid transparent huge pages in this range.
+    case noHugePage = 15
+    /// Deactivate: a reclaim hint, releases nothing without swap.
+    case cold = 20
+    /// Reclaim now: without swap it discards only lazily freed pages (and splits huge pages).
+    case pageOut = 21
+    /// Prefault readable (maps the zero page; adds nothing to RSS).
+    case populateRead = 22
+    /// Prefault writable (allocates the pages).
+    case populateWrite = 23
+    /// Collapse the range into huge pages synchronously.
+    case collapse = 25
+
+    /// The kernel's name for the advice, e.g. `MADV_FREE`.
+    public var description: String {
+        switch self {
+        case .dontNeed: "MADV_DONTNEED"
+        case .free: "MADV_FREE"
+        case .hugePage: "MADV_HUGEPAGE"
+        case .noHugePage: "MADV_NOHUGEPAGE"
+        case .cold: "MADV_COLD"
+        case .pageOut: "MADV_PAGEOUT"
+        case .populateRead: "MADV_POPULATE_READ"
+        case .populateWrite: "MADV_POPULATE_WRITE"
+        case .collapse: "MADV_COLLAPSE"
+        }
+    }
+}
+
+/// What can go wrong when mapping, advising or probing memory.
+public enum VirtualMemoryError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kernel does not support this advice for this range (EINVAL at run time).
+    case unsupportedAdvice(MemoryAdvice)
+    /// The address space could not be mapped (ENOMEM, e.g. under `RLIMIT_AS`, or EAGAIN).
+    case outOfAddressSpace(requested: Int, SystemCallError)
+    /// Any other failed call.
+    case system(SystemCallError)
+
+    public var description: String {
+        switch self {
+        case .unsupportedAdvice(let a): "\(a) is not supported by this kernel for this range"
+        case .outOfAddressSpace(let n, let e): "could not map \(n) bytes: \(e)"
+        case .system(let e): e.description
+        }
+    }
+}
+
+/// Typed wrappers of `mmap`, `munmap`, `madvise` and `mincore` for private anonymous memory.
+public enum VirtualMemory {
+    /// The page size of this system, in bytes.
+    public static let pageSize: Int = Int(cshims_page_size())
+
+    /// The size of a PMD-mapped transparent huge page on x86_64 and arm64 with 4 KiB pages.
+    public static let hugePageSize: Int = 2 << 20
+
+    /// Maps `byteCount` bytes of private anonymous, read-write memory.
+    ///
+    /// - Parameter noReserve: adds `MAP_NORESERVE`, so the mapping reserves address space only.
+    /// - Returns: a page-aligned address.
+    /// - Throws: ``VirtualMemoryError/outOfAddressSpace(requested:_:)`` when the kernel refuses.
+    public static func map(byteCount: Int, noReserve: Bool = true) throws(VirtualMemoryError) -> UnsafeMutableRawPointer {
+        precondition(byteCount > 0, "map(byteCount:) needs a positive size")
+        switch system_mmapAnonymous(byteCount, noReserve: noReserve) {
+        case .success(let p): return p
+        case .failure(let e):
+            let err = SystemCallError(call: "mmap(\(byteCount))", errno: e)
+            if e == .noMemory || e == .resourceTemporarilyUnavailable { throw .outOfAddressSpace(requested: byteCount, err) }
+            throw .system(err)
+        }
+    }
+
+    /// Maps `byteCount` bytes aligned to `alignment` (a power of two ≥ the page size) by over-mapping and
+    /// trimming the ends. Used for huge-page-aligned regions.
+    public static func map(byteCount: Int, alignment: Int, noReserve: Bool = true) throws(VirtualMemoryError) -> UnsafeMutableRawPointer {
+        precondition(alignment >= pageSize && alignment & (alignment - 1) == 0, "alignment must be a power of two ≥ page size")
+        if alignment == pageSize { return try map(byteCount: byteCount, noReserve: noReserve) }
+        let total = byteCount + alignment
+        let raw = try map(byteCount: total, noReserve: noReserve)
+        let start = UInt(bitPattern: raw)
+        let aligned = (start + UInt(alignment) - 1) & ~UInt(alignment - 1)
+        let head = Int(aligned - start)
+        let tail = total - head - byteCount
+        if head > 0 { try unmap(raw, byteCount: head) }
+        if tail > 0 { try unmap(UnsafeMutableRawPointer(bitPattern: aligned + UInt(byteCount))!, byteCount: tail) }
+        return UnsafeMutableRawPointer(bitPattern: aligned)!
+    }
+
+    /// Unmaps a range: its pages leave RSS and its address space is returned.
+    public static func unmap(_ address: UnsafeMutableRawPointer, byteCount: Int) throws(VirtualMemoryError) {
+        switch system_munmap(address, byteCount) {
+        case .success: return
+        case .failure(let e):
+            let call = "munmap(\(byteCount))"
+            preconditionNotProgrammerError(e, call)
+            throw .system(SystemCallError(call: call, errno: e))
+        }
+    }
+
+    /// Gives the kernel `advice` for a page-aligned range.
+    ///
+    /// - Throws: ``VirtualMemoryError/unsupportedAdvice(_:)`` when the kernel answers EINVAL (unknown advice,
+    ///   or an advice this range cannot take, such as MADV_FREE on shared memory).
+    public static func advise(
+        _ address: UnsafeMutableRawPointer, byteCount: Int, _ advice: MemoryAdvice
+    ) throws(VirtualMemoryError) {
+        switch system_madvise(address, byteCount, advice.rawValue) {
+        case .success: return
+        case .failure(let e):
+            if e == .invalidArgument { throw .unsupportedAdvice(advice) }
+            let call = "madvise(\(advice))"
+            preconditionNotProgrammerError(e, call)
+            throw .system(SystemCallError(call: call, errno: e))
+        }
+    }
+
+    /// Counts the resident pages of a page-aligned range with `mincore`.
+    ///
+    /// Lazily freed (MADV_FREE) pages and read-only zero-page mappings count as resident here;
+    /// the process's LazyFree comes from `smaps_rollup`.
+    /// - Returns: resident bytes (resident pages × page size).
+    public static func residentBytes(_ address: UnsafeMutableRawPointer, byteCount: Int) throws(VirtualMemoryError) -> Int {
+        let pages = (byteCount + pageSize - 1) / pageSize
+        if pages == 0 { return 0 }
+        // Probe in slices so a 64 GiB region never needs a 16 MiB vector at once.
+        let slicePages = 1 << 16
+        let vector = UnsafeMutablePointer<UInt8>.allocate(capacity: min(pages, slicePages))
+        defer { vector.deallocate() }
+        var resident = 0
+        var done = 0
+        while done < pages {
+            let n = min(slicePages, pages - done)
+            let base = address + done * pageSize
+            switch system_mincore(base, n * pageSize, vector) {
+            case .success: break
+            case .failure(let e):
+                throw .system(SystemCallError(call: "mincore(\(n * pageSize))", errno: e))
+            }
+            for i in 0..<n where vector[i] & 1 != 0 { resident += 1 }
+            done += n
+        }
+        return resident * pageSize
+    }
+}
