@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages memprobe builds against (libnuma-dev, libunwind-dev) when they are missing.
+# As root it installs them; otherwise it prints the exact command and fails.
+set -euo pipefail
+missing=()
+[ -e /usr/include/numa.h ] || missing+=(libnuma-dev)
+{ [ -e /usr/include/x86_64-linux-gnu/libunwind.h ] || [ -e /usr/include/libunwind.h ] || [ -e /usr/include/aarch64-linux-gnu/libunwind.h ]; } || missing+=(libunwind-dev)
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+cmd="apt-get update && apt-get install -y ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "memprobe needs: ${missing[*]}. Run as root:" >&2
+    echo "  $cmd" >&2
+    exit 1
+fi
+echo "installing ${missing[*]} ..." >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite: debug build + every test, then an AddressSanitizer pass and a ThreadSanitizer pass.
+# Installs the C libraries first if needed. Exit code 0 only when every pass succeeded.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh || exit 1
+export SWIFT_BACKTRACE=enable=no   # the Swift crash handler misbehaves under ASan and hides real reports
+status=0
+log() { printf '\n==== %s ====\n' "$*"; }
+quiet() { grep -v -e 'Cannot export local symbol' -e '^\[[0-9]*/[0-9]*\] ' ; }
+
+log "1/3 debug: swift test"
+start=$(date +%s)
+swift test --parallel 2>&1 | quiet; rc=${PIPESTATUS[0]}
+[ "$rc" -eq 0 ] || status=1
+echo "debug pass: exit $rc in $(( $(date +%s) - start )) s"
+
+if [ "${MEMPROBE_SKIP_SANITIZERS:-0}" != 1 ]; then
+    log "2/3 AddressSanitizer: unsafe-pointer code (CShims, system layer, arena, map)"
+    start=$(date +%s)
+    LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp" ASAN_OPTIONS="detect_leaks=1" \
+        swift test --scratch-path .build-asan --sanitize=address \
+        --filter 'CShimsTests|MemProbeSystemTests|MemProbeArenaTests|MemProbeMapTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
+    [ "$rc" -eq 0 ] || status=1
+    echo "asan pass: exit $rc in $(( $(date +%s) - start )) s"
+
+    log "3/3 ThreadSanitizer: shared state (arena, maps sharing an arena, syscall mock)"
+    start=$(date +%s)
+    TSAN_OPTIONS="halt_on_error=1" swift test --scratch-path .build-tsan --sanitize=thread \
+        --filter 'MemProbeArenaTests|MemProbeMapTests|MemProbeSystemTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
+    [ "$rc" -eq 0 ] || status=1
+    echo "tsan pass: exit $rc in $(( $(date +%s) - start )) s"
+fi
+
+if [ "$status" -eq 0 ]; then echo "memprobe tests: all passes succeeded"; else echo "memprobe tests: FAILED"; fi
+exit $status
