@@ -1,0 +1,61 @@
+/// Human-readable byte counts in binary units (B, KiB, MiB, GiB, TiB), as the tables print them.
+public enum ByteFormat {
+    /// Formats `bytes` with one decimal above KiB, e.g. `1.9 GiB`, `512 KiB`, `-3.0 MiB`.
+    public static func human(_ bytes: Int) -> String {
+        let sign = bytes < 0 ? "-" : ""
+        let magnitude = bytes.magnitude
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        if magnitude < 1024 { return "\(sign)\(magnitude) B" }
+        var value = Double(magnitude)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return "\(sign)\(oneDecimal(value)) \(units[unit])"
+    }
+
+    /// Formats an optional byte count, printing `—` for a figure that could not be read.
+    public static func human(_ bytes: Int?) -> String {
+        bytes.map { human($0) } ?? "—"
+    }
+
+    static func oneDecimal(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+
+    /// Parses a size such as `700M`, `700MiB`, `1.5G`, `4096`, `64k` into bytes (binary units).
+    /// Returns nil for anything malformed, negative or empty.
+    public static func parse(_ text: String) -> Int? {
+        let s = text.trimmingSpaces.lowercased()
+        guard !s.isEmpty else { return nil }
+        var numberPart = Substring(s)
+        var suffix = ""
+        while let last = numberPart.last, last.isLetter {
+            suffix = String(last) + suffix
+            numberPart = numberPart.dropLast()
+        }
+        let multipliers: [String: Double] = [
+            "": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+            "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
+        ]
+        guard let multiplier = multipliers[suffix], !numberPart.isEmpty,
+              numberPart.allSatisfy({ $0.isNumber || $0 == "." }),
+              numberPart.filter({ $0 == "." }).count <= 1,
+              let value = Double(numberPart), value.isFinite, value >= 0
+        else { return nil }
+        let bytes = value * multiplier
+        guard bytes < 9.0e18 else { return nil }
+        return Int(bytes.rounded())
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\n" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\n" { s = s.dropLast() }
+        return String(s)
+    }
+}
