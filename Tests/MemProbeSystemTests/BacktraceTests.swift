@@ -1,0 +1,85 @@
+import CShims
+import Foundation
+import Testing
+
+@testable import MemProbeSystem
+
+private struct Thrown: Error, Equatable { let value: Int }
+
+@inline(never)
+private func recurse(_ depth: Int) throws -> Backtrace {
+    if depth == 0 { return try Backtrace.capture(maxFrames: 128) }
+    let b = try recurse(depth - 1)
+    return b
+}
+
+@inline(never)
+private func throwing(_ v: Int) throws(Thrown) -> Int {
+    if v > 0 { throw Thrown(value: v) }
+    return v
+}
+
+@Suite("Backtrace")
+struct BacktraceTests {
+    static let available: Bool = {
+        if !Backtrace.isAvailable { print("SKIP: libunwind.so.8 is not installed") }
+        return Backtrace.isAvailable
+    }()
+
+    @Test func capturesFrames() throws {
+        guard Self.available else {
+            #expect(throws: BacktraceError.self) { try Backtrace.capture() }
+            return
+        }
+        let b = try recurse(5)
+        #expect(b.addresses.count >= 3)
+        #expect(b.addresses.count <= 128)
+        #expect(!b.addresses.contains(0))
+        // The recursion shows: the deeper stack has more frames than a shallow capture from the same place.
+        let shallow = try recurse(0)
+        #expect(b.addresses.count >= shallow.addresses.count + 5)
+        // maxFrames is honoured.
+        #expect(try Backtrace.capture(maxFrames: 2).addresses.count == 2)
+    }
+
+    @Test func captureIntoBufferDoesNotAllocate() throws {
+        guard Self.available else { return }
+        try Backtrace.prepare()
+        var buffer = [UnsafeMutableRawPointer?](repeating: nil, count: 32)
+        let n = buffer.withUnsafeMutableBufferPointer { Backtrace.capture(into: $0) }
+        #expect(n >= 3 && n <= 32)
+        #expect(Backtrace.capture(into: UnsafeMutableBufferPointer(start: nil, count: 0)) == 0)
+    }
+
+    /// libunwind exports `_Unwind_*` and a weak `backtrace`; had it been loaded globally it would have become
+    /// the process's unwinder. After loading it, the process must still bind to libgcc_s.
+    @Test func libunwindDoesNotReplaceTheProcessUnwinder() throws {
+        guard Self.available else { return }
+        try Backtrace.prepare()
+        _ = try Backtrace.capture()
+        // /proc files report size 0; read them to the end through a handle.
+        let handle = try #require(FileHandle(forReadingAtPath: "/proc/self/maps"))
+        let maps = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+        try handle.close()
+        #expect(maps.contains("libunwind.so.8"), "libunwind must really be loaded for this test to mean anything")
+
+        var path = [CChar](repeating: 0, count: 4096)
+        let rc = cshims_unwinder_origin(&path, path.count)
+        #expect(rc == 0, "the process has no _Unwind_RaiseException: errno \(rc)")
+        let origin = String(decoding: path.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        print("_Unwind_RaiseException binds to \(origin)")
+        #expect(origin.contains("libgcc_s"))
+        #expect(!origin.contains("libunwind"))
+
+        // Swift error handling still works after loading.
+        var caught = 0
+        for i in 1...100 {
+            do { _ = try throwing(i) } catch { caught += error.value == i ? 1 : 0 }
+        }
+        #expect(caught == 100)
+    }
+
+    @Test func errorMessageSaysHowToInstall() {
+        #expect(BacktraceError.libunwindUnavailable(.noSuchFileOrDirectory).description.contains("libunwind"))
+    }
+}
