@@ -157,6 +157,28 @@ struct MemoryCgroupOwnTests {
         print("own cgroup \(cg): usage \(usage) limit \(String(describing: try cg.limit())) anon \(stat.anon ?? -1)")
     }
 
+    #if ENABLE_MOCKING
+    @Test func injectedErrorsCarryPathAndErrno() throws {
+        guard let cg = Self.own else { return }
+        let mock = SyscallMock()
+        try SyscallMock.$current.withValue(mock) { () throws -> Void in
+            // EINTR is retried by the choke points: the read still succeeds.
+            mock.fail(.read, with: .interrupted, count: 3)
+            #expect(try cg.usage() > 0)
+            #expect(mock.injected(.read) == 3)
+
+            mock.fail(.open, with: .permissionDenied)
+            let file = cg.directory + (cg.version == .v1 ? "/memory.usage_in_bytes" : "/memory.current")
+            #expect(throws: MemoryCgroupError.file(path: file, SystemCallError(call: "read(\(file))", errno: .permissionDenied))) {
+                try cg.usage()
+            }
+            // The process exits between open and read: "no such process", not a partial answer.
+            mock.fail(.read, with: .noSuchProcess)
+            #expect(throws: MemoryCgroupError.processNotFound(pid: getpid())) { try MemoryCgroup.of(pid: getpid()) }
+        }
+    }
+    #endif
+
     @Test func workingSetIsUsageMinusInactiveFile() throws {
         guard let cg = Self.own else { return }
         let s = try cg.snapshot()
