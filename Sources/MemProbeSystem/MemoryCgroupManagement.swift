@@ -38,15 +38,22 @@ extension MemoryCgroup {
             do { p = try current() } catch { return .unavailable(reason: error.description) }
         }
         if geteuid() != 0, access(p.directory, W_OK) != 0 {
-            return .unavailable(reason: "not root (euid \(geteuid())) and \(p.directory) is not writable (delegated)")
+            return .unavailable(reason: "not root (euid \(geteuid())) and \(p.directory) is not writable (not delegated to this user)")
         }
         if p.version == .v2 {
             let controllers = (try? p.readText(p.directory + "/cgroup.controllers")) ?? ""
             if !controllers.split(whereSeparator: \.isWhitespace).contains("memory") {
                 return .unavailable(reason: "\(p.directory)/cgroup.controllers lacks the memory controller")
             }
+            // v2 "no internal processes": memory cannot be enabled for children while this cgroup holds processes.
+            let enabled = (try? p.readText(p.directory + "/cgroup.subtree_control")) ?? ""
+            if !enabled.split(whereSeparator: \.isWhitespace).contains("memory"), let pids = try? p.processes(), !pids.isEmpty {
+                return .unavailable(
+                    reason: "\(p.directory) holds processes, so the memory controller cannot be enabled for its children (cgroup v2 no-internal-processes rule)")
+            }
         }
-        let probe = p.directory + "/.memprobe-probe-\(getpid())"
+        // Unique per call: concurrent checks in one process must not collide.
+        let probe = p.directory + "/.memprobe-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         switch cgroupModify(.makeDirectory(probe)) {
         case .success:
             _ = cgroupModify(.removeDirectory(probe))

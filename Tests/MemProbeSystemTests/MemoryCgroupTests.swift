@@ -254,8 +254,19 @@ private final class AllocatingChild {
         return nil
     }
 
+    private var reaped = false
+
+    /// A test that fails midway must not leave a child waiting on stdin forever.
+    deinit {
+        if !reaped {
+            kill(pid, SIGKILL)
+            _ = wait()
+        }
+    }
+
     /// Waits for the child; returns the signal that killed it, or nil when it exited.
     func wait() -> Int32? {
+        reaped = true
         close(stdinWrite)
         close(stdoutRead)
         var status: Int32 = 0
