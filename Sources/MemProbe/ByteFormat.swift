@@ -36,9 +36,10 @@ public enum ByteFormat {
             suffix = String(last) + suffix
             numberPart = numberPart.dropLast()
         }
+        let k = 1024.0
         let multipliers: [String: Double] = [
-            "": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
-            "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
+            "": 1, "b": 1, "k": k, "kb": k, "kib": k, "m": k * k, "mb": k * k, "mib": k * k,
+            "g": k * k * k, "gb": k * k * k, "gib": k * k * k, "t": k * k * k * k, "tb": k * k * k * k, "tib": k * k * k * k,
         ]
         guard let multiplier = multipliers[suffix], !numberPart.isEmpty,
               numberPart.allSatisfy({ $0.isNumber || $0 == "." }),
