@@ -53,13 +53,16 @@ public struct SmapsRollup: Codable, Sendable, Hashable {
     /// Sums `/proc/<pid>/smaps` text over all mappings, the way the kernel builds `smaps_rollup`.
     ///
     /// `kB` fields are summed by name in order of first appearance; other lines (mapping headers,
-    /// `THPeligible`, `VmFlags`, `ProtectionKey`) are skipped. `Pss_Anon`/`Pss_File`/`Pss_Shmem` only exist in
+    /// `THPeligible`, `VmFlags`, `ProtectionKey`) and the per-mapping `Size`, `KernelPageSize` and `MMUPageSize`
+    /// are skipped. `Pss_Anon`/`Pss_File`/`Pss_Shmem` only exist in
     /// rollup, so they stay absent. Empty text (a zombie) gives no fields.
     public static func parseSmaps(_ text: String) -> SmapsRollup {
         var fields: [Field] = []
         var index: [String: Int] = [:]
         for line in text.split(separator: "\n") {
             guard let (name, bytes) = parseKilobyteLine(line) else { continue }
+            // Per-mapping attributes, not amounts: summing them means nothing (rollup omits them too).
+            if name == "Size" || name == "KernelPageSize" || name == "MMUPageSize" { continue }
             if let i = index[name] {
                 fields[i].bytes += bytes
             } else {
