@@ -1,0 +1,332 @@
+import MemProbeSystem
+
+/// One size-classed page: which blocks are in use (bit set = used; bits past the capacity start set).
+struct Slab {
+    var sizeClass: Int
+    var used: Int
+    var capacity: Int
+    var bits: [UInt64]
+}
+
+/// Everything the arena mutates, guarded by the arena's allocation lock.
+///
+/// Free page runs are keyed by address (`runs`, `runEnds` for the left neighbour) and indexed per state by
+/// (pages, address) for best fit. Runs coalesce only with neighbours in the same state, so a run's state is
+/// exact and reusing a released run never mixes dirty pages into "released" bytes (jemalloc keeps its dirty,
+/// muzzy and retained extents apart for the same reason).
+struct ArenaCore {
+    let pageSize: Int
+    /// The release granularity: the page size, or 2 MiB in huge-page mode (releases are rounded inward to it).
+    let releaseUnit: Int
+    let configuration: PageArena.Configuration
+    var strategy: ReleaseStrategy
+
+    var stats = ArenaStats()
+    var extents = MappedExtents()
+    var runs: [UInt: FreeRun] = [:]
+    var runEnds: [UInt: UInt] = [:]
+    var index: [SortedRunKeys] = Array(repeating: SortedRunKeys(), count: RunState.allCases.count)
+    /// Live page-run allocations: start → requested bytes (sized free is checked against it).
+    var live: [UInt: Int] = [:]
+    /// Deadlines of dirty runs (decay, and the "release soon" of dontNeed/lazyFree/unmap/freeThenPageOut).
+    var dirtyQueue = PendingQueue()
+    /// Deadlines of lazy runs (freeThenPageOut's PAGEOUT step).
+    var lazyQueue = PendingQueue()
+    /// Set when automatic release hit an error; cleared by a successful `release()` or `setStrategy`.
+    var autoSuspended = false
+    var lastDeferredError: ArenaError?
+
+    var slabs: [UInt: Slab] = [:]
+    /// Per size class: pages with at least one free block (the last one is used first).
+    var partial: [[UInt]]
+    /// Per size class: at most one empty page kept so alternating alloc/free of one block does not
+    /// fault + release a page each time. Counted in HeapInuse; `release()` gives it back.
+    var spare: [UInt?]
+
+    init(strategy: ReleaseStrategy, configuration: PageArena.Configuration) {
+        self.pageSize = VirtualMemory.pageSize
+        self.releaseUnit = configuration.hugePages ? VirtualMemory.hugePageSize : VirtualMemory.pageSize
+        self.configuration = configuration
+        self.strategy = strategy
+        self.partial = Array(repeating: [], count: SizeClasses.sizes.count)
+        self.spare = Array(repeating: nil, count: SizeClasses.sizes.count)
+    }
+
+    // MARK: - Published figures
+
+    var snapshot: ArenaStats {
+        var s = stats
+        s.sys = extents.totalBytes
+        s.heapReleased = s.heapReleasedLazy + s.heapReleasedDiscarded
+        return s
+    }
+
+    // MARK: - System calls (counted and timed)
+
+    mutating func sysMap(byteCount: Int) throws(VirtualMemoryError) -> UInt {
+        let t0 = monotonicNanoseconds()
+        defer { stats.syscallNanoseconds += monotonicNanoseconds() - t0 }
+        stats.mmapCalls += 1
+        let p: UnsafeMutableRawPointer
+        if configuration.hugePages {
+            p = try VirtualMemory.map(byteCount: byteCount, alignment: VirtualMemory.hugePageSize)
+        } else {
+            p = try VirtualMemory.map(byteCount: byteCount)
+        }
+        stats.mmapBytes += byteCount
+        return UInt(bitPattern: p)
+    }
+
+    mutating func sysUnmap(_ start: UInt, byteCount: Int) throws(VirtualMemoryError) {
+        let t0 = monotonicNanoseconds()
+        defer { stats.syscallNanoseconds += monotonicNanoseconds() - t0 }
+        stats.munmapCalls += 1
+        try VirtualMemory.unmap(UnsafeMutableRawPointer(bitPattern: start)!, byteCount: byteCount)
+        stats.munmapBytes += byteCount
+    }
+
+    mutating func sysAdvise(_ start: UInt, byteCount: Int, _ advice: MemoryAdvice) throws(VirtualMemoryError) {
+        let t0 = monotonicNanoseconds()
+        defer { stats.syscallNanoseconds += monotonicNanoseconds() - t0 }
+        stats.madviseCalls += 1
+        try VirtualMemory.advise(UnsafeMutableRawPointer(bitPattern: start)!, byteCount: byteCount, advice)
+        stats.madviseBytes += byteCount
+    }
+
+    // MARK: - Free runs
+
+    private mutating func account(_ state: RunState, _ bytes: Int) {
+        stats.heapIdle += bytes
+        switch state {
+        case .dirty: break
+        case .lazy: stats.heapReleasedLazy += bytes
+        case .released: stats.heapReleasedDiscarded += bytes
+        }
+    }
+
+    /// Does the current strategy act on runs of `state` (so they need a deadline entry)?
+    func queues(_ state: RunState) -> Bool {
+        switch (strategy, state) {
+        case (.retain, _): false
+        case (.lazyFree, .dirty), (.dontNeed, .dirty), (.unmap, .dirty), (.decay, .dirty): true
+        case (.freeThenPageOut, .dirty), (.freeThenPageOut, .lazy): true
+        default: false
+        }
+    }
+
+    /// Adds a free run, merging it with free neighbours in the same state (the merged run takes the newest stamp).
+    /// - Returns: the start of the resulting run.
+    @discardableResult
+    mutating func addFree(start: UInt, pages: Int, state: RunState, stamp: Int, enqueue: Bool = true) -> UInt {
+        var s = start
+        var n = pages
+        var st = stamp
+        let ps = UInt(pageSize)
+        if let leftStart = runEnds[s], let left = runs[leftStart], left.state == state {
+            removeFree(start: leftStart)
+            s = leftStart
+            n += left.pages
+            st = max(st, left.stamp)
+        }
+        let end = s + UInt(n) * ps
+        if let right = runs[end], right.state == state {
+            removeFree(start: end)
+            n += right.pages
+            st = max(st, right.stamp)
+        }
+        runs[s] = FreeRun(pages: n, state: state, stamp: st)
+        runEnds[s + UInt(n) * ps] = s
+        index[state.rawValue].insert(RunKey(pages: n, start: s))
+        account(state, n * pageSize)
+        if enqueue && queues(state) {
+            if state == .dirty { dirtyQueue.push(PendingEntry(start: s, stamp: st)) }
+            else { lazyQueue.push(PendingEntry(start: s, stamp: st)) }
+        }
+        return s
+    }
+
+    @discardableResult
+    mutating func removeFree(start: UInt) -> FreeRun {
+        guard let run = runs.removeValue(forKey: start) else { preconditionFailure("no free run at \(start)") }
+        runEnds[start + UInt(run.pages * pageSize)] = nil
+        index[run.state.rawValue].remove(RunKey(pages: run.pages, start: start))
+        account(run.state, -run.pages * pageSize)
+        return run
+    }
+
+    /// Takes `pages` pages from the best-fitting free run, preferring dirty, then lazy, then released runs.
+    mutating func takeFreePages(_ pages: Int) -> UInt? {
+        for state in RunState.allCases {
+            guard let key = index[state.rawValue].bestFit(pages: pages) else { continue }
+            let run = removeFree(start: key.start)
+            if run.pages > pages {
+                // The remainder keeps its state and stamp; its deadline entry (keyed by the old start) went stale.
+                addFree(start: key.start + UInt(pages * pageSize), pages: run.pages - pages, state: run.state,
+                        stamp: run.stamp, enqueue: true)
+            }
+            return key.start
+        }
+        return nil
+    }
+
+    // MARK: - Page runs
+
+    /// Maps a new region big enough for `pages` and adds it as one released (untouched) free run.
+    mutating func grow(pages: Int) throws(ArenaError) {
+        let need = pages * pageSize
+        let unit = releaseUnit
+        func roundUp(_ n: Int) -> Int { (n + unit - 1) / unit * unit }
+        let regular = roundUp(configuration.regionSize)
+        // A request bigger than a region gets a region of its own.
+        var size = need > regular ? roundUp(need) : regular
+        var start: UInt
+        do {
+            start = try sysMap(byteCount: size)
+        } catch {
+            // Under RLIMIT_AS a whole region may not fit while the request itself would.
+            guard roundUp(need) < size else { throw .outOfMemory(requested: need, underlying: error) }
+            size = roundUp(need)
+            do { start = try sysMap(byteCount: size) } catch { throw .outOfMemory(requested: need, underlying: error) }
+        }
+        extents.add(start: start, byteCount: size)
+        if configuration.hugePages {
+            // Best effort: a kernel without THP answers EINVAL and the region simply stays 4 KiB-backed.
+            try? sysAdvise(start, byteCount: size, .hugePage)
+        }
+        addFree(start: start, pages: size / pageSize, state: .released, stamp: monotonicNanoseconds(), enqueue: false)
+    }
+
+    mutating func allocatePages(_ pages: Int) throws(ArenaError) -> UInt {
+        let start: UInt
+        if let s = takeFreePages(pages) {
+            start = s
+        } else {
+            try grow(pages: pages)
+            guard let s = takeFreePages(pages) else { preconditionFailure("fresh region does not fit its request") }
+            start = s
+        }
+        stats.heapInuse += pages * pageSize
+        return start
+    }
+
+    mutating func freePages(_ start: UInt, pages: Int) {
+        stats.heapInuse -= pages * pageSize
+        addFree(start: start, pages: pages, state: .dirty, stamp: monotonicNanoseconds())
+    }
+
+    // MARK: - Allocation entry points
+
+    mutating func allocate(byteCount: Int, alignment: Int) throws(ArenaError) -> UInt {
+        let address: UInt
+        if let c = SizeClasses.classIndex(byteCount: byteCount, alignment: alignment) {
+            address = try allocateBlock(sizeClass: c)
+        } else {
+            let pages = (byteCount + pageSize - 1) / pageSize
+            address = try allocatePages(max(pages, 1))
+            live[address] = byteCount
+        }
+        stats.alloc += byteCount
+        return address
+    }
+
+    mutating func deallocate(_ address: UInt, byteCount: Int) {
+        let page = address & ~UInt(pageSize - 1)
+        if byteCount <= SizeClasses.smallLimit, slabs[page] != nil {
+            freeBlock(address, page: page, byteCount: byteCount)
+        } else {
+            guard let requested = live.removeValue(forKey: address) else {
+                preconditionFailure("deallocate: \(address) is not a live allocation of this arena (double free?)")
+            }
+            precondition(requested == byteCount, "deallocate: size \(byteCount) does not match the allocation's \(requested)")
+            freePages(address, pages: max((byteCount + pageSize - 1) / pageSize, 1))
+        }
+        stats.alloc -= byteCount
+    }
+
+    // MARK: - Small blocks
+
+    mutating func allocateBlock(sizeClass c: Int) throws(ArenaError) -> UInt {
+        let page: UInt
+        if let p = partial[c].last {
+            page = p
+        } else if let p = spare[c] {
+            spare[c] = nil
+            partial[c].append(p)
+            page = p
+        } else {
+            let p = try allocatePages(1)
+            let capacity = pageSize / SizeClasses.sizes[c]
+            var bits = [UInt64](repeating: 0, count: (capacity + 63) / 64)
+            let tail = capacity % 64
+            if tail != 0 { bits[bits.count - 1] = ~UInt64(0) << UInt64(tail) }
+            slabs[p] = Slab(sizeClass: c, used: 0, capacity: capacity, bits: bits)
+            partial[c].append(p)
+            page = p
+        }
+        let size = SizeClasses.sizes[c]
+        var full = false
+        var slot = 0
+        withSlab(page) { slab in
+            var w = 0
+            while slab.bits[w] == ~UInt64(0) { w += 1 }
+            let b = (~slab.bits[w]).trailingZeroBitCount
+            slab.bits[w] |= 1 << UInt64(b)
+            slab.used += 1
+            slot = w * 64 + b
+            full = slab.used == slab.capacity
+        }
+        if full { partial[c].removeLast() }
+        return page + UInt(slot * size)
+    }
+
+    mutating func freeBlock(_ address: UInt, page: UInt, byteCount: Int) {
+        var c = 0, nowEmpty = false, wasFull = false
+        withSlab(page) { slab in
+            c = slab.sizeClass
+            let size = SizeClasses.sizes[c]
+            let offset = Int(address - page)
+            precondition(offset % size == 0, "deallocate: \(address) is not the start of a block")
+            precondition(byteCount <= size, "deallocate: size \(byteCount) does not match the block's size class \(size)")
+            let slot = offset / size
+            let bit = UInt64(1) << UInt64(slot % 64)
+            precondition(slab.bits[slot / 64] & bit != 0, "deallocate: double free of \(address)")
+            wasFull = slab.used == slab.capacity
+            slab.bits[slot / 64] &= ~bit
+            slab.used -= 1
+            nowEmpty = slab.used == 0
+        }
+        if wasFull { partial[c].append(page) }
+        if nowEmpty {
+            if let i = partial[c].lastIndex(of: page) { partial[c].remove(at: i) }
+            if spare[c] == nil {
+                spare[c] = page
+            } else {
+                slabs[page] = nil
+                freePages(page, pages: 1)
+            }
+        }
+    }
+
+    @inline(__always)
+    private mutating func withSlab(_ page: UInt, _ body: (inout Slab) -> Void) {
+        body(&slabs[page]!)
+    }
+
+    /// Returns every spare empty slab page to the page heap.
+    mutating func dropSpares() {
+        for c in spare.indices {
+            if let p = spare[c] {
+                spare[c] = nil
+                slabs[p] = nil
+                freePages(p, pages: 1)
+            }
+        }
+    }
+
+    /// Unmaps everything (arena teardown).
+    mutating func unmapAll() {
+        for r in extents.ranges {
+            try? VirtualMemory.unmap(UnsafeMutableRawPointer(bitPattern: r.start)!, byteCount: r.byteCount)
+        }
+    }
+}

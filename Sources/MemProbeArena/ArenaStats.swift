@@ -1,0 +1,55 @@
+/// The arena's own books: the Go `runtime.MemStats` figures for one ``PageArena``, plus its system-call counts.
+///
+/// Every snapshot satisfies `alloc ≤ heapInuse`, `heapInuse + heapIdle == sys` and
+/// `heapReleased == heapReleasedLazy + heapReleasedDiscarded ≤ heapIdle`: the arena publishes a whole copy
+/// after each change, so a reader never sees half of an update.
+public struct ArenaStats: Sendable, Hashable, Codable {
+    /// Bytes of live allocations (as requested by the callers).
+    public var alloc: Int = 0
+    /// Bytes of pages that hold live allocations (page runs, and small-block pages with at least one block
+    /// in use, plus at most one spare empty page per size class).
+    public var heapInuse: Int = 0
+    /// Bytes of mapped pages that hold no allocation (free runs in every state).
+    public var heapIdle: Int = 0
+    /// Idle bytes given back to the kernel: `heapReleasedLazy + heapReleasedDiscarded`.
+    public var heapReleased: Int = 0
+    /// Idle bytes given back lazily (MADV_FREE): still in RSS (as LazyFree) until the kernel needs them.
+    public var heapReleasedLazy: Int = 0
+    /// Idle bytes discarded (MADV_DONTNEED, MADV_PAGEOUT of lazy pages, or never touched since mapping).
+    public var heapReleasedDiscarded: Int = 0
+    /// Address space the arena has mapped and not unmapped.
+    public var sys: Int = 0
+    /// `mmap` calls made and bytes mapped by them.
+    public var mmapCalls: Int = 0
+    public var mmapBytes: Int = 0
+    /// `munmap` calls made and bytes unmapped by them.
+    public var munmapCalls: Int = 0
+    public var munmapBytes: Int = 0
+    /// `madvise` calls made (every advice) and the bytes they covered.
+    public var madviseCalls: Int = 0
+    public var madviseBytes: Int = 0
+    /// Wall time spent inside mmap/munmap/madvise, in nanoseconds.
+    public var syscallNanoseconds: Int = 0
+
+    public init() {}
+}
+
+/// What one ``PageArena/release(using:)`` call did.
+public struct ReleaseReport: Sendable, Hashable, Codable {
+    /// Bytes whose state moved towards the kernel (dirty → lazy, dirty/lazy → discarded, idle → unmapped),
+    /// each byte counted once per call.
+    public var releasedBytes: Int
+    /// The strategy used, as ``ReleaseStrategy/description`` prints it.
+    public var strategy: String
+    /// Wall time of the whole call, in nanoseconds.
+    public var nanoseconds: Int
+    /// `madvise` (and `munmap`) calls the release made.
+    public var madviseCalls: Int
+
+    public init(releasedBytes: Int, strategy: String, nanoseconds: Int, madviseCalls: Int) {
+        self.releasedBytes = releasedBytes
+        self.strategy = strategy
+        self.nanoseconds = nanoseconds
+        self.madviseCalls = madviseCalls
+    }
+}
