@@ -1,0 +1,336 @@
+import Foundation
+import SystemPackage
+import Testing
+
+@testable import MemProbeSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let MiB = 1 << 20
+/// Slack for unrelated allocations of the test process between two readings.
+private let slack = 1 * MiB
+
+/// The whole file with stdio (independent of the library's reader). Foundation's
+/// `String(contentsOfFile:)` stops after one read of a /proc file (~4 KiB), so it is not used here.
+private func readWholeFile(_ path: String) -> String? {
+    guard let f = fopen(path, "r") else { return nil }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+        if n == 0 { break }
+        bytes += chunk[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Fields of the one mapping of `/proc/self/smaps` that starts at `address`: an exact, noise-free figure
+/// for that mapping.
+private func smapsOfMapping(at address: UnsafeMutableRawPointer) -> [String: Int] {
+    guard let text = readWholeFile("/proc/self/smaps") else { return [:] }
+    var hex = String(UInt(bitPattern: address), radix: 16)
+    while hex.count < 8 { hex = "0" + hex }
+    var inside = false
+    var fields: [String: Int] = [:]
+    for line in text.split(separator: "\n") {
+        let isHeader = line.split(separator: " ").first?.contains("-") == true && !line.contains(":  ")
+            && line.first?.isHexDigit == true && !line.hasPrefix("VmFlags")
+        if isHeader && line.split(separator: " ").count >= 5 {
+            if inside { break }
+            inside = line.hasPrefix(hex + "-")
+            continue
+        }
+        if inside {
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == ":" })
+            if parts.count == 3, parts[2] == "kB", let v = Int(parts[1]) { fields[String(parts[0])] = v * 1024 }
+        }
+    }
+    return fields
+}
+
+private func touch(_ p: UnsafeMutableRawPointer, _ n: Int) {
+    var i = 0
+    while i < n {
+        p.storeBytes(of: UInt8(1), toByteOffset: i, as: UInt8.self)
+        i += VirtualMemory.pageSize
+    }
+}
+
+private func rollupSelf() throws -> SmapsRollup { try SmapsRollup.read(pid: nil) }
+
+/// posix_spawn `path` with `args`; returns the child's pid.
+private func spawn(_ path: String, _ args: [String]) throws -> pid_t {
+    var pid: pid_t = 0
+    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
+    defer { for a in argv { free(a) } }
+    let rc = posix_spawn(&pid, path, nil, nil, argv, environ)
+    try #require(rc == 0, "posix_spawn(\(path)) failed: \(rc)")
+    return pid
+}
+
+private func reap(_ pid: pid_t) {
+    var status: Int32 = 0
+    _ = waitpid(pid, &status, 0)
+}
+
+private func expectError(
+    _ expected: ProcessMemoryError, _ body: () throws(ProcessMemoryError) -> ProcessMemory,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    do {
+        let m = try body()
+        Issue.record("expected \(expected), got a reading with missing \(m.missing)", sourceLocation: sourceLocation)
+    } catch {
+        #expect(error == expected, sourceLocation: sourceLocation)
+    }
+}
+
+@Suite("Process memory against the kernel", .serialized)
+struct ProcessMemoryKernelTests {
+    @Test func touchDontNeedAndFreeMoveRssAnonymousAndLazyFree() throws {
+        let size = 64 * MiB
+        let p = try VirtualMemory.map(byteCount: size)
+        defer { try? VirtualMemory.unmap(p, byteCount: size) }
+        // 4 KiB pages everywhere, so the figures do not depend on the machine's THP setting.
+        try? VirtualMemory.advise(p, byteCount: size, .noHugePage)
+
+        // The smaps read allocates (its heap stays resident), so it runs before the rollup readings.
+        _ = smapsOfMapping(at: p)
+        let r0 = try rollupSelf()
+        touch(p, size)
+        let m1 = smapsOfMapping(at: p)
+        let r1 = try rollupSelf()
+        #expect(r1.rss! - r0.rss! >= size - slack)
+        #expect(r1.anonymous! - r0.anonymous! >= size - slack)
+        #expect(try VirtualMemory.residentBytes(p, byteCount: size) == size)
+        #expect(m1["Rss"] == size)
+        #expect(m1["Anonymous"] == size)
+
+        try VirtualMemory.advise(p, byteCount: size, .dontNeed)
+        let r2 = try rollupSelf()
+        #expect(r1.rss! - r2.rss! >= size - slack)
+        #expect(try VirtualMemory.residentBytes(p, byteCount: size) == 0)
+        #expect(smapsOfMapping(at: p)["Rss"] == 0)
+
+        touch(p, size)
+        let r3 = try rollupSelf()
+        try VirtualMemory.advise(p, byteCount: size, .free)
+        let r4 = try rollupSelf()
+        #expect(r4.lazyFree! - r3.lazyFree! >= size - slack)
+        #expect(abs(r4.rss! - r3.rss!) <= slack)
+        // mincore counts lazily freed pages as resident.
+        #expect(try VirtualMemory.residentBytes(p, byteCount: size) == size)
+        // Up to a per-CPU batch of pages reaches the LazyFree count later.
+        #expect((smapsOfMapping(at: p)["LazyFree"] ?? 0) >= size - 256 * 1024)
+        print("64 MiB: Rss \(r0.rss! / 1024) → \(r1.rss! / 1024) kB touched → \(r2.rss! / 1024) kB DONTNEED; "
+            + "LazyFree \(r3.lazyFree! / 1024) → \(r4.lazyFree! / 1024) kB after MADV_FREE")
+    }
+
+    @Test func statusStatmAndSamplerAgreeWithRollup() throws {
+        let sampler = try StatmSampler()
+        let full = try ProcessMemory.read(pid: nil, mode: .full)
+        let status = try ProcStatus.read(pid: nil)
+        let sampled = try sampler.residentBytes()
+        let statm = try Statm.read(pid: nil)
+        #expect(full.missing.isEmpty)
+        #expect(full.pid == getpid())
+        #expect(full.rollup?.source == .smapsRollup)
+        let rss = try #require(full.rollup?.rss)
+        let vmRSS = try #require(status.vmRSS)
+        #expect(abs(vmRSS - rss) <= slack)
+        #expect(abs(sampled - vmRSS) <= slack)
+        #expect(abs(statm.resident - vmRSS) <= slack)
+        #expect(abs((status.vmSize ?? 0) - statm.size) <= slack)
+        #expect(status.name != nil)
+        #expect((status.threads ?? 0) >= 1)
+
+        let fast = try ProcessMemory.read(mode: .fast)
+        #expect(fast.rollup == nil)
+        #expect(fast.status != nil && fast.statm != nil)
+        #expect(fast.missing.isEmpty)
+
+        // The sampler tracks a change.
+        let size = 16 * MiB
+        let p = try VirtualMemory.map(byteCount: size)
+        let before = try sampler.residentBytes()
+        touch(p, size)
+        let after = try sampler.residentBytes()
+        try VirtualMemory.unmap(p, byteCount: size)
+        #expect(after - before >= size - slack)
+    }
+
+    @Test func mallocTrimLowersRSSOfFragmentedHeap() throws {
+        let count = 64 * 1024  // 64 MiB of 1 KiB blocks
+        let info0 = MallocHeap.info()
+        var blocks = [UnsafeMutableRawPointer?](repeating: nil, count: count)
+        for i in 0..<count {
+            let b = try #require(malloc(1024))
+            memset(b, 0x5a, 1024)
+            blocks[i] = b
+        }
+        let info1 = MallocHeap.info()
+        #expect(info1.uordblks - info0.uordblks >= 64 * MiB - slack)
+        for i in 0..<count where i % 64 != 0 {
+            free(blocks[i])
+            blocks[i] = nil
+        }
+        let result = try MallocHeap.trim(pad: 0)
+        defer { for b in blocks where b != nil { free(b) } }
+        print("malloc_trim(0) on 64 MiB fragmented (1 in 64 kept): RSS \(result.residentBefore / 1024) → "
+            + "\(result.residentAfter / 1024) kB in \(result.nanoseconds / 1000) µs")
+        #expect(result.releasedBytes >= 32 * MiB)
+        #expect(result.nanoseconds > 0)
+    }
+
+    @Test func anotherProcess() throws {
+        let child = try spawn("/bin/sleep", ["30"])
+        defer {
+            kill(child, SIGKILL)
+            reap(child)
+        }
+        // Wait until the exec is done and sleep(1) is asleep: its RSS no longer moves.
+        var m = try ProcessMemory.read(pid: child)
+        for _ in 0..<500 where m.status?.name != "sleep" || m.status?.stateCode != "S" {
+            usleep(10_000)
+            m = try ProcessMemory.read(pid: child)
+        }
+        usleep(20_000)
+        m = try ProcessMemory.read(pid: child)
+        #expect(m.pid == child)
+        #expect(m.status?.name == "sleep")
+        #expect(m.missing.isEmpty)
+        #expect((m.rollup?.rss ?? 0) > 0)
+        #expect(m.rollup?.rss == m.status?.vmRSS)
+        #expect(m.statm?.resident == m.status?.vmRSS)
+
+        kill(child, SIGKILL)
+        reap(child)
+        expectError(.noSuchProcess(pid: child)) { () throws(ProcessMemoryError) in try ProcessMemory.read(pid: child) }
+    }
+
+    @Test func zombieHasNoAddressSpace() throws {
+        let child = try spawn("/bin/true", [])
+        defer { reap(child) }
+        var zombie = false
+        for _ in 0..<500 {
+            if (try? ProcStatus.read(pid: child))?.isZombie == true { zombie = true; break }
+            usleep(10_000)
+        }
+        try #require(zombie, "child \(child) did not become a zombie within 5 s")
+        #expect(try Statm.read(pid: child).isEmpty)
+        #expect(try ProcStatus.read(pid: child).vmRSS == nil)
+        expectError(.noAddressSpace(pid: child)) { () throws(ProcessMemoryError) in try ProcessMemory.read(pid: child) }
+        expectError(.noAddressSpace(pid: child)) { () throws(ProcessMemoryError) in
+            try ProcessMemory.read(pid: child, mode: .fast)
+        }
+    }
+
+    @Test func kernelThreadHasNoAddressSpace() throws {
+        guard (try? ProcStatus.read(pid: 2))?.name == "kthreadd" else {
+            print("SKIP: pid 2 is not kthreadd here (pid namespace)")
+            return
+        }
+        expectError(.noAddressSpace(pid: 2)) { () throws(ProcessMemoryError) in try ProcessMemory.read(pid: 2) }
+    }
+
+    @Test func nonexistentPid() throws {
+        guard access("/proc/999999", F_OK) != 0 else {
+            print("SKIP: pid 999999 exists")
+            return
+        }
+        expectError(.noSuchProcess(pid: 999999)) { () throws(ProcessMemoryError) in
+            try ProcessMemory.read(pid: 999999)
+        }
+        #expect(throws: ProcFileError.noSuchProcess(path: "/proc/999999/statm")) { try StatmSampler(pid: 999999) }
+    }
+
+    @Test func pressureWhenPresent() throws {
+        let present = access(MemoryPressure.path, R_OK) == 0
+        let p = try MemoryPressure.read()
+        #expect((p != nil) == present)
+        if let p { #expect(p.some.totalMicroseconds >= 0) }
+    }
+
+    #if ENABLE_MOCKING
+    @Test func injectedEINTRIsRetried() throws {
+        let mock = SyscallMock()
+        mock.fail(.open, with: .interrupted, count: 3)
+        mock.fail(.read, with: .interrupted, count: 3)
+        let m = try SyscallMock.$current.withValue(mock) { try ProcessMemory.read() }
+        #expect(m.missing.isEmpty)
+        #expect(m.rollup?.rss != nil)
+        #expect(mock.injected(.open) == 3)
+        #expect(mock.injected(.read) == 3)
+    }
+
+    @Test func injectedENOENT() throws {
+        let mock = SyscallMock()
+        mock.fail(.open, with: .noSuchFileOrDirectory, count: Int.max)
+        SyscallMock.$current.withValue(mock) {
+            expectError(.noSuchProcess(pid: getpid())) { () throws(ProcessMemoryError) in try ProcessMemory.read() }
+        }
+        // ENOENT on smaps_rollup only (a kernel < 4.14): the figures come from summed smaps.
+        let once = SyscallMock()
+        once.fail(.open, with: .noSuchFileOrDirectory, count: 1)
+        let m = try SyscallMock.$current.withValue(once) { try ProcessMemory.read() }
+        #expect(m.rollup?.source == .smaps)
+        #expect(m.missing.isEmpty)
+        let rss = try #require(m.rollup?.rss)
+        let vmRSS = try #require(m.status?.vmRSS)
+        #expect(abs(rss - vmRSS) <= slack)
+        #expect(m.rollup?.lazyFree != nil)
+    }
+
+    @Test func injectedEACCESFallsBackToStatusAndStatm() throws {
+        let mock = SyscallMock()
+        mock.fail(.open, with: .permissionDenied, count: 1)
+        let m = try SyscallMock.$current.withValue(mock) { try ProcessMemory.read() }
+        #expect(m.rollup == nil)
+        #expect(m.status?.vmRSS != nil)
+        #expect(m.statm != nil)
+        #expect(m.missing.map(\.figure) == [.smapsRollup])
+        #expect(m.residentBytes == m.status?.vmRSS)
+        #expect(m.effectiveResidentBytes == nil)
+
+        let all = SyscallMock()
+        all.fail(.open, with: .permissionDenied, count: Int.max)
+        SyscallMock.$current.withValue(all) {
+            do throws(ProcessMemoryError) {
+                _ = try ProcessMemory.read()
+                Issue.record("expected notPermitted")
+            } catch {
+                guard case .notPermitted = error else { Issue.record("got \(error)"); return }
+                #expect(!error.description.contains("\n"))
+            }
+        }
+    }
+
+    @Test func injectedESRCHMidReadIsExitedDuringRead() throws {
+        let mock = SyscallMock()
+        mock.fail(.read, with: .noSuchProcess, count: 1)
+        SyscallMock.$current.withValue(mock) {
+            expectError(.exitedDuringRead(pid: getpid())) { () throws(ProcessMemoryError) in
+                try ProcessMemory.read()
+            }
+        }
+        // ESRCH at open of smaps_rollup while status shows a live mm: it exited between the reads.
+        let atOpen = SyscallMock()
+        atOpen.fail(.open, with: .noSuchProcess, count: 1)
+        SyscallMock.$current.withValue(atOpen) {
+            expectError(.exitedDuringRead(pid: getpid())) { () throws(ProcessMemoryError) in
+                try ProcessMemory.read()
+            }
+        }
+        // The sampler reports the same.
+        let sampler = try StatmSampler()
+        let s = SyscallMock()
+        s.fail(.read, with: .noSuchProcess, count: 1)
+        SyscallMock.$current.withValue(s) {
+            #expect(throws: ProcFileError.exitedDuringRead(path: "/proc/self/statm")) { try sampler.sample() }
+        }
+    }
+    #endif
+}
