@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import MemProbeArena
+import MemProbeSystem
+
+/// Every memory figure of one process in one snapshot: the kernel's view (smaps_rollup, status, statm), its memory
+/// cgroup, and — for the calling process — the glibc heap and the PageArenas passed in.
+///
+/// The stored properties are the JSON schema (`memprobe snapshot --format json`, documented in `docs/snapshot.md`):
+/// byte figures are integers, a figure that could not be read is `null` and named in ``missing``.
+public struct MemStats: Codable, Sendable, Hashable {
+    /// Version of the JSON schema; bumped on any incompatible change.
+    public static let currentSchemaVersion = 1
+
+    /// A figure that could not be read, and why.
+    public struct Missing: Codable, Sendable, Hashable {
+        public var figure: String
+        public var reason: String
+    }
+
+    /// Figures of one PageArena of the calling process.
+    public struct Arena: Codable, Sendable, Hashable {
+        public var name: String
+        public var strategy: String
+        public var stats: ArenaStats
+        /// Resident bytes of the arena's regions measured with mincore (lazily freed pages count as resident).
+        public var resident: Int?
+    }
+
+    public var schemaVersion: Int
+    public var pid: Int32
+    /// The process name from status (`Name:`), if read.
+    public var name: String?
+    /// `full` (smaps_rollup, status, statm) or `fast` (status, statm).
+    public var mode: String
+    /// Resident set size (smaps_rollup Rss, else status VmRSS, else statm).
+    public var rss: Int?
+    /// Rss − LazyFree: what stays resident if the kernel reclaims lazily freed pages.
+    public var effectiveRss: Int?
+    /// Proportional set size (shared pages divided among sharers).
+    public var pss: Int?
+    /// Anonymous resident bytes (heap, stacks, anonymous mmap).
+    public var anonymous: Int?
+    /// File-backed resident bytes (status RssFile).
+    public var file: Int?
+    /// Shared-memory resident bytes (status RssShmem).
+    public var shmem: Int?
+    /// Pages given back with MADV_FREE that are still resident and counted in Rss.
+    public var lazyFree: Int?
+    /// Anonymous bytes mapped by transparent huge pages.
+    public var anonHugePages: Int?
+    /// Bytes swapped out.
+    public var swap: Int?
+    /// Mapped address space (VmSize), and its peak.
+    public var vmSize: Int?
+    public var vmPeak: Int?
+    /// Peak resident set size (VmHWM).
+    public var vmHWM: Int?
+    public var threads: Int?
+    /// Every smaps_rollup field, in bytes, by the kernel's name (unknown fields kept).
+    public var smapsRollup: [String: Int]?
+    /// The process's memory cgroup, when one was found.
+    public var cgroup: MemoryCgroupSnapshot?
+    /// glibc heap figures (mallinfo2); only for the calling process.
+    public var mallocHeap: MallocInfo?
+    /// PageArenas of the calling process that were passed to ``capture(pid:mode:arenas:)``.
+    public var arenas: [Arena]
+    /// System-wide memory pressure (PSI), when the kernel provides it.
+    public var pressure: MemoryPressure?
+    /// Figures that could not be read, with the reason.
+    public var missing: [Missing]
+
+    /// Takes a snapshot of `pid` (nil: the calling process).
+    ///
+    /// - Parameters:
+    ///   - mode: `.full` reads smaps_rollup (O(resident pages), holds the target's mmap lock); `.fast` only status/statm.
+    ///   - arenas: PageArenas of the calling process to include (ignored for another pid).
+    /// - Throws: ``ProcessMemoryError`` when the process is gone, has no address space, or nothing may be read.
+    public static func capture(
+        pid: Int32? = nil, mode: ProcessMemory.Mode = .full, arenas: [(name: String, arena: PageArena)] = []
+    ) throws(ProcessMemoryError) -> MemStats {
+        let memory = try ProcessMemory.read(pid: pid, mode: mode)
+        let isSelf = pid == nil || pid == getpid()
+        var missing = memory.missing.map { Missing(figure: $0.figure.rawValue, reason: $0.reason) }
+        if mode == .fast { missing.append(Missing(figure: "smapsRollup", reason: "--fast reads status and statm only")) }
+
+        var cgroup: MemoryCgroupSnapshot?
+        do {
+            cgroup = try MemoryCgroup.of(pid: memory.pid).snapshot()
+        } catch {
+            missing.append(Missing(figure: "cgroup", reason: error.description))
+        }
+        var pressure: MemoryPressure?
+        do { pressure = try MemoryPressure.read() } catch { missing.append(Missing(figure: "pressure", reason: error.description)) }
+
+        let rollup = memory.rollup
+        var smaps: [String: Int]?
+        if let rollup {
+            var d: [String: Int] = [:]
+            for f in rollup.fields { d[f.name] = f.bytes }
+            smaps = d
+        }
+        let arenaFigures: [Arena] = isSelf ? arenas.map { entry in
+            Arena(name: entry.name, strategy: entry.arena.strategy.description, stats: entry.arena.stats,
+                  resident: try? entry.arena.residentBytes())
+        } : []
+        return MemStats(
+            schemaVersion: currentSchemaVersion,
+            pid: memory.pid,
+            name: memory.status?.name,
+            mode: mode.rawValue,
+            rss: memory.residentBytes,
+            effectiveRss: memory.effectiveResidentBytes,
+            pss: rollup?.pss,
+            anonymous: rollup?.anonymous ?? memory.status?.rssAnon,
+            file: memory.status?.rssFile,
+            shmem: memory.status?.rssShmem,
+            lazyFree: rollup?.lazyFree,
+            anonHugePages: rollup?.anonHugePages,
+            swap: rollup?.swap ?? memory.status?.vmSwap,
+            vmSize: memory.status?.vmSize ?? memory.statm?.size,
+            vmPeak: memory.status?.vmPeak,
+            vmHWM: memory.status?.vmHWM,
+            threads: memory.status?.threads,
+            smapsRollup: smaps,
+            cgroup: cgroup,
+            mallocHeap: isSelf ? MallocHeap.info() : nil,
+            arenas: arenaFigures,
+            pressure: pressure,
+            missing: missing
+        )
+    }
+}
