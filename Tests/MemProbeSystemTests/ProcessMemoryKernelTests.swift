@@ -59,6 +59,9 @@ private func touch(_ p: UnsafeMutableRawPointer, _ n: Int) {
     }
 }
 
+/// ASan and TSan replace malloc, so glibc's heap (mallinfo2, malloc_trim) does not see the test's blocks.
+private let underSanitizer = dlsym(nil, "__asan_init") != nil || dlsym(nil, "__tsan_init") != nil
+
 private func rollupSelf() throws -> SmapsRollup { try SmapsRollup.read(pid: nil) }
 
 /// posix_spawn `path` with `args`; returns the child's pid.
@@ -172,7 +175,7 @@ struct ProcessMemoryKernelTests {
             blocks[i] = b
         }
         let info1 = MallocHeap.info()
-        #expect(info1.uordblks - info0.uordblks >= 64 * MiB - slack)
+        if !underSanitizer { #expect(info1.uordblks - info0.uordblks >= 64 * MiB - slack) }
         for i in 0..<count where i % 64 != 0 {
             free(blocks[i])
             blocks[i] = nil
@@ -181,15 +184,24 @@ struct ProcessMemoryKernelTests {
         defer { for b in blocks where b != nil { free(b) } }
         print("malloc_trim(0) on 64 MiB fragmented (1 in 64 kept): RSS \(result.residentBefore / 1024) → "
             + "\(result.residentAfter / 1024) kB in \(result.nanoseconds / 1000) µs")
+        guard !underSanitizer else {
+            print("SKIP: malloc is the sanitizer's allocator here, glibc's malloc_trim has nothing to release")
+            return
+        }
+        // About 15 of every 16 pages hold no live block: expect most of the 63 MiB freed to leave RSS.
         #expect(result.releasedBytes >= 32 * MiB)
         #expect(result.nanoseconds > 0)
     }
 
     @Test func anotherProcess() throws {
         let child = try spawn("/bin/sleep", ["30"])
+        var reaped = false
+        // Never signal a reaped pid: it may already belong to another process.
         defer {
-            kill(child, SIGKILL)
-            reap(child)
+            if !reaped {
+                kill(child, SIGKILL)
+                reap(child)
+            }
         }
         // Wait until the exec is done and sleep(1) is asleep: its RSS no longer moves.
         var m = try ProcessMemory.read(pid: child)
@@ -208,6 +220,7 @@ struct ProcessMemoryKernelTests {
 
         kill(child, SIGKILL)
         reap(child)
+        reaped = true
         expectError(.noSuchProcess(pid: child)) { () throws(ProcessMemoryError) in try ProcessMemory.read(pid: child) }
     }
 
@@ -280,7 +293,8 @@ struct ProcessMemoryKernelTests {
         #expect(m.missing.isEmpty)
         let rss = try #require(m.rollup?.rss)
         let vmRSS = try #require(m.status?.vmRSS)
-        #expect(abs(rss - vmRSS) <= slack)
+        // Reading the whole smaps allocates its text (MiBs under sanitizers) between the two readings: 10 %.
+        #expect(abs(rss - vmRSS) <= max(slack, vmRSS / 10))
         #expect(m.rollup?.lazyFree != nil)
     }
 
