@@ -128,6 +128,7 @@ public struct ProcessMemory: Codable, Sendable, Hashable {
         // Set once any file of this pid was opened: a later ENOENT then means it exited.
         var seenAlive = false
         var noAddressSpace = false
+        var permissionDenied = false
 
         func classify(_ e: ProcFileError, _ figure: Figure) throws(ProcessMemoryError) {
             switch e {
@@ -142,6 +143,7 @@ public struct ProcessMemory: Codable, Sendable, Hashable {
                 missing.append(MissingFigure(figure: figure, reason: e.description))
             case .notPermitted:
                 seenAlive = true
+                permissionDenied = true
                 missing.append(MissingFigure(figure: figure, reason: e.description))
             case .malformed, .system:
                 missing.append(MissingFigure(figure: figure, reason: e.description))
@@ -150,10 +152,18 @@ public struct ProcessMemory: Codable, Sendable, Hashable {
 
         if mode == .full {
             do {
-                rollup = try SmapsRollup.read(pid: pid)
+                let r = try SmapsRollup.read(pid: pid)
                 seenAlive = true
-                // An empty smaps (the fallback's zombie case) or a rollup without Rss has no address space.
-                if rollup?.rss == nil { noAddressSpace = true; rollup = nil }
+                if r.source == .smaps, r.fields.isEmpty {
+                    // An empty smaps is the fallback's zombie / kernel-thread case.
+                    noAddressSpace = true
+                } else if r.rss == nil {
+                    let path = ProcFile.path(pid: pid, "smaps_rollup")
+                    missing.append(MissingFigure(
+                        figure: .smapsRollup, reason: ProcFileError.malformed(path: path, detail: "no Rss field").description))
+                } else {
+                    rollup = r
+                }
             } catch { try classify(error, .smapsRollup) }
         }
         do {
@@ -176,7 +186,7 @@ public struct ProcessMemory: Codable, Sendable, Hashable {
         }
         if rollup == nil, status == nil, statm == nil {
             let reason = missing.map(\.description).joined(separator: "; ")
-            if missing.contains(where: { $0.reason.contains("not permitted") }) {
+            if permissionDenied {
                 throw .notPermitted(pid: shownPid, reason: reason)
             }
             throw .failed(pid: shownPid, reason: reason)
