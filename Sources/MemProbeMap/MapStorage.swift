@@ -1,0 +1,528 @@
+/// The storage of one ``ArenaMap``: a dense entry store in fixed-size chunks plus an open-addressing index.
+///
+/// Layout (see docs/arena-map.md for the measurements behind it):
+/// - **Entries** `(key, value)` live densely at positions `0..<count`, in chunks of `chunkCapacity` entries
+///   (a power of two, each chunk one arena page run of 128 KiB–1 MiB). Entries never move when the map grows;
+///   removal moves the last entry into the hole (swap-remove), so the tail chunks empty out and are returned as
+///   the map shrinks. Only chunk 0 starts small and doubles (moving at most one chunk of entries) until full size.
+/// - **Index**: linear-probing table of `UInt64` slots, `hash32 << 32 | (entry + 1)`; 0 is empty. The 32-bit hash
+///   gives both the home bucket and a tag compared before any key, and lets the table be rebuilt without hashing a key.
+/// - **Incremental resize** (Redis-style): a resize allocates the new table and keeps the old one; every mutation
+///   moves a bounded number of old slots. Lookups probe the new table, then the old one. The old table never
+///   receives inserts; a removed or migrated old slot becomes a tombstone, so its probe chains stay intact.
+///   The new table deletes by backward shift and has no tombstones.
+@usableFromInline
+internal final class _MapStorage<Key: Hashable, Value> {
+    @usableFromInline typealias Element = (key: Key, value: Value)
+
+    @usableFromInline let allocator: _ArenaAllocator
+    /// Per-storage hash seed (copied with the tables, since slots carry hashes).
+    @usableFromInline let seed: UInt64
+    @usableFromInline var count: Int = 0
+
+    // Entry store.
+    @usableFromInline let chunkShift: Int
+    @usableFromInline let chunkMask: Int
+    @usableFromInline var chunks: UnsafeMutablePointer<UnsafeMutablePointer<Element>>? = nil
+    @usableFromInline var chunkCount: Int = 0
+    @usableFromInline var directoryCapacity: Int = 0
+    /// Capacity of chunk 0; equals `chunkCapacity` whenever there is more than one chunk.
+    @usableFromInline var firstChunkCapacity: Int = 0
+
+    // Index tables.
+    @usableFromInline var table: UnsafeMutablePointer<UInt64>? = nil
+    @usableFromInline var tableMask: Int = 0
+    @usableFromInline var oldTable: UnsafeMutablePointer<UInt64>? = nil
+    @usableFromInline var oldMask: Int = 0
+    @usableFromInline var migrateCursor: Int = 0
+
+    /// Bytes of arena memory this storage holds (as the arena reserves them).
+    @usableFromInline var heldBytes: Int = 0
+
+    @usableFromInline static var tombstone: UInt64 { 0xFFFF_FFFF }
+    /// Old slots moved per mutation while a resize is in progress.
+    @usableFromInline static var migrationStep: Int { 128 }
+    /// Old tables up to this many slots are migrated at once.
+    @usableFromInline static var eagerMigrationLimit: Int { 1024 }
+    @usableFromInline static var minimumTableCapacity: Int { 8 }
+    @usableFromInline static var maximumCount: Int { Int(UInt32.max) - 2 }
+
+    @usableFromInline
+    init(allocator: _ArenaAllocator, seed: UInt64? = nil) {
+        self.allocator = allocator
+        self.seed = seed ?? _MapSeed.next()
+        let shift = _MapStorage.chooseChunkShift()
+        self.chunkShift = shift
+        self.chunkMask = (1 << shift) - 1
+    }
+
+    deinit {
+        releaseEverything()
+    }
+
+    /// The chunk size: a power of two of entries, between 128 KiB and 1 MiB of bytes where possible, with the least
+    /// page-rounding waste (1 KiB values: 512 × 1032 B = exactly 129 pages).
+    @usableFromInline
+    static func chooseChunkShift() -> Int {
+        let stride = MemoryLayout<Element>.stride
+        let page = 4096
+        var best = 0
+        var bestWaste = Double.infinity
+        for shift in 0...24 {
+            let bytes = stride << shift
+            if bytes > 1 << 20 && shift > 0 { break }
+            if bytes < 128 << 10 { best = shift; continue }
+            let rounded = (bytes + page - 1) / page * page
+            let waste = Double(rounded - bytes) / Double(bytes)
+            if waste < bestWaste - 0.001 { best = shift; bestWaste = waste }
+        }
+        return best
+    }
+
+    @inlinable @inline(__always)
+    var chunkCapacity: Int { 1 << chunkShift }
+
+    @inlinable @inline(__always)
+    var entryCapacity: Int {
+        chunkCount <= 1 ? (chunkCount == 0 ? 0 : firstChunkCapacity) : chunkCount << chunkShift
+    }
+
+    @inlinable @inline(__always)
+    var tableCapacity: Int { table == nil ? 0 : tableMask + 1 }
+
+    @inlinable @inline(__always)
+    func entry(_ i: Int) -> UnsafeMutablePointer<Element> {
+        chunks.unsafelyUnwrapped[i &>> chunkShift] + (i & chunkMask)
+    }
+
+    // MARK: Hashing
+
+    @inlinable @inline(__always)
+    func hash32(_ key: Key) -> UInt32 {
+        let h: UInt64
+        if Key.self == Int.self {
+            // Int keys: one multiply-fold of the seeded key (wyhash's mix) instead of SipHash.
+            h = _MapSeed.mix(UInt64(UInt(bitPattern: unsafeBitCast(key, to: Int.self))) ^ seed)
+        } else if Key.self == UInt.self {
+            h = _MapSeed.mix(UInt64(unsafeBitCast(key, to: UInt.self)) ^ seed)
+        } else {
+            h = UInt64(UInt(bitPattern: key._rawHashValue(seed: Int(bitPattern: UInt(truncatingIfNeeded: seed)))))
+        }
+        return UInt32(truncatingIfNeeded: h ^ (h &>> 32))
+    }
+
+    // MARK: Probing
+
+    /// The bucket of `key` in table `t`, or -1.
+    @inlinable @inline(__always)
+    func probe(_ t: UnsafeMutablePointer<UInt64>, _ mask: Int, _ key: Key, _ h: UInt32) -> Int {
+        var b = Int(h) & mask
+        let tag = UInt64(h) &<< 32
+        while true {
+            let s = t[b]
+            if s == 0 { return -1 }
+            if s & 0xFFFF_FFFF_0000_0000 == tag {
+                let low = s & 0xFFFF_FFFF
+                if low != _MapStorage.tombstone && entry(Int(truncatingIfNeeded: low) &- 1).pointee.key == key {
+                    return b
+                }
+            }
+            b = (b &+ 1) & mask
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func slotEntry(_ s: UInt64) -> Int { Int(truncatingIfNeeded: s & 0xFFFF_FFFF) &- 1 }
+
+    /// The entry position of `key`, or -1.
+    @inlinable @inline(__always)
+    func find(_ key: Key, _ h: UInt32) -> Int {
+        if count == 0 { return -1 }
+        let t = table.unsafelyUnwrapped
+        let b = probe(t, tableMask, key, h)
+        if b >= 0 { return _MapStorage.slotEntry(t[b]) }
+        if let o = oldTable {
+            let ob = probe(o, oldMask, key, h)
+            if ob >= 0 { return _MapStorage.slotEntry(o[ob]) }
+        }
+        return -1
+    }
+
+    /// Puts a slot into a table known not to hold its key.
+    @inlinable @inline(__always)
+    static func place(_ t: UnsafeMutablePointer<UInt64>, _ mask: Int, _ slot: UInt64) {
+        var b = Int(truncatingIfNeeded: slot &>> 32) & mask
+        while t[b] != 0 { b = (b &+ 1) & mask }
+        t[b] = slot
+    }
+
+    /// Backward-shift deletion: no tombstones in the live table.
+    @inlinable
+    static func deleteSlot(_ t: UnsafeMutablePointer<UInt64>, _ mask: Int, _ bucket: Int) {
+        var hole = bucket
+        var j = bucket
+        while true {
+            j = (j &+ 1) & mask
+            let s = t[j]
+            if s == 0 { break }
+            let home = Int(truncatingIfNeeded: s &>> 32) & mask
+            // Move s into the hole unless its home lies cyclically in (hole, j].
+            let stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
+            if !stays {
+                t[hole] = s
+                hole = j
+            }
+        }
+        t[hole] = 0
+    }
+
+    // MARK: Mutation
+
+    /// Inserts a key known to be absent.
+    @inlinable
+    func appendNew(_ key: Key, _ value: __owned Value, _ h: UInt32) {
+        if count == entryCapacity { growEntries(minimumCapacity: count + 1) }
+        if count + 1 > tableCapacity - tableCapacity / 4 { growTable(minimumCount: count + 1) }
+        entry(count).initialize(to: (key, value))
+        count += 1
+        _MapStorage.place(table.unsafelyUnwrapped, tableMask, UInt64(h) &<< 32 | UInt64(count))
+    }
+
+    /// Removes the entry of `key` and returns its value, or nil.
+    @inlinable
+    func remove(_ key: Key) -> Value? {
+        if count == 0 { return nil }
+        let h = hash32(key)
+        var t = table.unsafelyUnwrapped
+        var b = probe(t, tableMask, key, h)
+        if b >= 0 {
+            let e = _MapStorage.slotEntry(t[b])
+            _MapStorage.deleteSlot(t, tableMask, b)
+            return removeEntry(at: e)
+        }
+        guard let o = oldTable else { return nil }
+        t = o
+        b = probe(o, oldMask, key, h)
+        if b < 0 { return nil }
+        let e = _MapStorage.slotEntry(t[b])
+        t[b] = _MapStorage.tombstone
+        return removeEntry(at: e)
+    }
+
+    /// Removes entry `e` whose slot is already gone: swap-remove, then repoint the moved entry's slot.
+    @inlinable
+    func removeEntry(at e: Int) -> Value {
+        let p = entry(e)
+        let removed = p.move().value
+        let last = count - 1
+        if e != last {
+            p.moveInitialize(from: entry(last), count: 1)
+            repoint(from: last, to: e, hash: hash32(p.pointee.key))
+        }
+        count = last
+        if needsShrinkWork { shrinkAfterRemove() }
+        if oldTable != nil { migrate(steps: _MapStorage.migrationStep) }
+        return removed
+    }
+
+    /// Rewrites the slot that points at entry `from` to point at `to`.
+    @inlinable
+    func repoint(from: Int, to: Int, hash h: UInt32) {
+        let want = UInt64(h) &<< 32 | UInt64(from + 1)
+        let new = UInt64(h) &<< 32 | UInt64(to + 1)
+        var t = table.unsafelyUnwrapped
+        var mask = tableMask
+        var pass = 0
+        while true {
+            var b = Int(h) & mask
+            while true {
+                let s = t[b]
+                if s == want { t[b] = new; return }
+                if s == 0 { break }
+                b = (b &+ 1) & mask
+            }
+            pass += 1
+            precondition(pass == 1 && oldTable != nil, "ArenaMap: index lost an entry (Key's hash/== inconsistent?)")
+            t = oldTable.unsafelyUnwrapped
+            mask = oldMask
+        }
+    }
+
+    @inlinable @inline(__always)
+    var needsShrinkWork: Bool {
+        (chunkCount > 1 && count + chunkCapacity / 2 <= (chunkCount - 1) << chunkShift)
+            || (chunkCount == 1 && firstChunkCapacity > 8 && count < firstChunkCapacity / 4)
+            || (oldTable == nil && tableMask + 1 > _MapStorage.minimumTableCapacity && count < (tableMask + 1) / 8)
+    }
+
+    /// Moves up to `steps` old slots into the new table; frees the old table when done.
+    @inlinable
+    func migrate(steps: Int) {
+        guard let o = oldTable else { return }
+        let t = table.unsafelyUnwrapped
+        let mask = tableMask
+        let end = min(oldMask + 1, migrateCursor &+ steps)
+        var i = migrateCursor
+        while i < end {
+            let s = o[i]
+            if s != 0 && s & 0xFFFF_FFFF != _MapStorage.tombstone {
+                _MapStorage.place(t, mask, s)
+                o[i] = _MapStorage.tombstone
+            }
+            i &+= 1
+        }
+        migrateCursor = i
+        if i > oldMask { finishMigration() }
+    }
+
+    @usableFromInline
+    func finishMigration() {
+        guard let o = oldTable else { return }
+        if migrateCursor <= oldMask { migrate(steps: oldMask + 1) ; return }
+        freeTable(o, capacity: oldMask + 1)
+        oldTable = nil
+        oldMask = 0
+        migrateCursor = 0
+    }
+
+    // MARK: Slow paths (not inlined)
+
+    @usableFromInline
+    func allocateTable(capacity: Int) -> UnsafeMutablePointer<UInt64> {
+        let bytes = capacity * 8
+        heldBytes += allocator.reservedSize(forByteCount: bytes)
+        return allocator.allocateZeroed(byteCount: bytes, alignment: 8).bindMemory(to: UInt64.self, capacity: capacity)
+    }
+
+    @usableFromInline
+    func freeTable(_ t: UnsafeMutablePointer<UInt64>, capacity: Int) {
+        let bytes = capacity * 8
+        heldBytes -= allocator.reservedSize(forByteCount: bytes)
+        allocator.deallocate(UnsafeMutableRawPointer(t), byteCount: bytes)
+    }
+
+    @usableFromInline
+    func allocateChunk(entries: Int) -> UnsafeMutablePointer<Element> {
+        let bytes = entries * MemoryLayout<Element>.stride
+        heldBytes += allocator.reservedSize(forByteCount: bytes)
+        return allocator.allocate(byteCount: bytes, alignment: MemoryLayout<Element>.alignment)
+            .bindMemory(to: Element.self, capacity: entries)
+    }
+
+    @usableFromInline
+    func freeChunk(_ c: UnsafeMutablePointer<Element>, entries: Int) {
+        let bytes = entries * MemoryLayout<Element>.stride
+        heldBytes -= allocator.reservedSize(forByteCount: bytes)
+        allocator.deallocate(UnsafeMutableRawPointer(c), byteCount: bytes)
+    }
+
+    @usableFromInline
+    func resizeDirectory(_ capacity: Int) {
+        let stride = MemoryLayout<UnsafeMutablePointer<Element>>.stride
+        let newBytes = capacity * stride
+        heldBytes += allocator.reservedSize(forByteCount: newBytes)
+        let d = allocator.allocate(byteCount: newBytes, alignment: 8)
+            .bindMemory(to: UnsafeMutablePointer<Element>.self, capacity: capacity)
+        if let old = chunks {
+            d.moveInitialize(from: old, count: chunkCount)
+            let oldBytes = directoryCapacity * stride
+            heldBytes -= allocator.reservedSize(forByteCount: oldBytes)
+            allocator.deallocate(UnsafeMutableRawPointer(old), byteCount: oldBytes)
+        }
+        chunks = d
+        directoryCapacity = capacity
+    }
+
+    /// Replaces chunk 0 (the only chunk) by one of `entries` entries, moving the live entries.
+    @usableFromInline
+    func resizeFirstChunk(to entries: Int) {
+        precondition(chunkCount == 1 && entries >= count)
+        let c = allocateChunk(entries: entries)
+        let old = chunks.unsafelyUnwrapped[0]
+        c.moveInitialize(from: old, count: count)
+        freeChunk(old, entries: firstChunkCapacity)
+        chunks.unsafelyUnwrapped[0] = c
+        firstChunkCapacity = entries
+    }
+
+    /// Makes room for at least `minimumCapacity` entries without moving any entry outside chunk 0.
+    @usableFromInline
+    func growEntries(minimumCapacity: Int) {
+        precondition(minimumCapacity <= _MapStorage.maximumCount, "ArenaMap: too many entries")
+        let full = chunkCapacity
+        if chunkCount == 0 {
+            resizeDirectory(4)
+            var first = min(full, 8)
+            while first < minimumCapacity && first < full { first *= 2 }
+            chunks.unsafelyUnwrapped[0] = allocateChunk(entries: first)
+            chunkCount = 1
+            firstChunkCapacity = first
+        }
+        if chunkCount == 1 && firstChunkCapacity < full && firstChunkCapacity < minimumCapacity {
+            var first = firstChunkCapacity
+            while first < minimumCapacity && first < full { first *= 2 }
+            resizeFirstChunk(to: first)
+        }
+        while entryCapacity < minimumCapacity {
+            if chunkCount == directoryCapacity { resizeDirectory(directoryCapacity * 2) }
+            chunks.unsafelyUnwrapped[chunkCount] = allocateChunk(entries: full)
+            chunkCount += 1
+        }
+    }
+
+    /// The smallest power-of-two table whose load stays ≤ `load` for `n` entries.
+    @usableFromInline
+    static func tableCapacity(for n: Int, loadNumerator: Int, loadDenominator: Int) -> Int {
+        var c = minimumTableCapacity
+        while n * loadDenominator > c * loadNumerator { c *= 2 }
+        return c
+    }
+
+    /// Starts a resize to `capacity` slots; small tables migrate at once.
+    @usableFromInline
+    func startResize(to capacity: Int, eager: Bool = false) {
+        if oldTable != nil { finishMigration() }
+        let new = allocateTable(capacity: capacity)
+        guard let current = table else {
+            table = new
+            tableMask = capacity - 1
+            return
+        }
+        oldTable = current
+        oldMask = tableMask
+        migrateCursor = 0
+        table = new
+        tableMask = capacity - 1
+        if eager || oldMask + 1 <= _MapStorage.eagerMigrationLimit { finishMigration() }
+    }
+
+    /// Grows at 3/4 load to the next power of two (load 3/8 after).
+    @usableFromInline
+    func growTable(minimumCount: Int) {
+        let target = _MapStorage.tableCapacity(for: minimumCount, loadNumerator: 3, loadDenominator: 8)
+        startResize(to: max(target, tableCapacity * 2))
+    }
+
+    /// Returns emptied tail chunks, shrinks a lone chunk 0, and starts an index shrink at ≤ 1/8 load.
+    @usableFromInline
+    func shrinkAfterRemove() {
+        // Keep one spare chunk's worth (half a chunk of hysteresis) so remove/insert at a boundary does not thrash.
+        while chunkCount > 1 && count + chunkCapacity / 2 <= (chunkCount - 1) << chunkShift {
+            chunkCount -= 1
+            freeChunk(chunks.unsafelyUnwrapped[chunkCount], entries: chunkCapacity)
+        }
+        if chunkCount == 1 && firstChunkCapacity > 8 && count < firstChunkCapacity / 4 {
+            resizeFirstChunk(to: firstChunkCapacity / 2)
+        }
+        if oldTable == nil && tableCapacity > _MapStorage.minimumTableCapacity && count < tableCapacity / 8 {
+            let target = _MapStorage.tableCapacity(for: count, loadNumerator: 3, loadDenominator: 8)
+            if target < tableCapacity { startResize(to: target) }
+        }
+    }
+
+    /// Ensures room for `n` entries with no further allocation (entries and index).
+    @usableFromInline
+    func reserve(_ n: Int) {
+        if n > entryCapacity { growEntries(minimumCapacity: n) }
+        if n > tableCapacity - tableCapacity / 4 {
+            startResize(to: _MapStorage.tableCapacity(for: n, loadNumerator: 3, loadDenominator: 4), eager: true)
+        }
+    }
+
+    /// Deinitializes every entry, keeping the memory.
+    @usableFromInline
+    func destroyEntries() {
+        var done = 0
+        var c = 0
+        while done < count {
+            let n = min(count - done, c == 0 ? firstChunkCapacity : chunkCapacity)
+            chunks.unsafelyUnwrapped[c].deinitialize(count: n)
+            done += n
+            c += 1
+        }
+        count = 0
+    }
+
+    /// Removes every entry; returns all memory unless `keepingCapacity`.
+    @usableFromInline
+    func removeAll(keepingCapacity: Bool) {
+        if keepingCapacity {
+            destroyEntries()
+            if oldTable != nil { finishMigration() }
+            if let t = table { t.update(repeating: 0, count: tableCapacity) }
+        } else {
+            releaseEverything()
+        }
+    }
+
+    /// Returns every byte to the arena.
+    @usableFromInline
+    func releaseEverything() {
+        destroyEntries()
+        if let d = chunks {
+            for c in 0..<chunkCount { freeChunk(d[c], entries: c == 0 ? firstChunkCapacity : chunkCapacity) }
+            let bytes = directoryCapacity * MemoryLayout<UnsafeMutablePointer<Element>>.stride
+            heldBytes -= allocator.reservedSize(forByteCount: bytes)
+            allocator.deallocate(UnsafeMutableRawPointer(d), byteCount: bytes)
+        }
+        chunks = nil
+        chunkCount = 0
+        directoryCapacity = 0
+        firstChunkCapacity = 0
+        if let o = oldTable { freeTable(o, capacity: oldMask + 1) }
+        oldTable = nil
+        oldMask = 0
+        migrateCursor = 0
+        if let t = table { freeTable(t, capacity: tableMask + 1) }
+        table = nil
+        tableMask = 0
+    }
+
+    /// Frees everything the live entries do not need: spare chunks, an oversized chunk 0, an oversized index.
+    @usableFromInline
+    func shrinkToFit() {
+        if count == 0 { releaseEverything(); return }
+        if oldTable != nil { finishMigration() }
+        let needed = (count + chunkCapacity - 1) >> chunkShift
+        while chunkCount > needed {
+            chunkCount -= 1
+            freeChunk(chunks.unsafelyUnwrapped[chunkCount], entries: chunkCapacity)
+        }
+        if chunkCount == 1 {
+            var first = 8 < chunkCapacity ? 8 : chunkCapacity
+            while first < count { first *= 2 }
+            if first < firstChunkCapacity { resizeFirstChunk(to: first) }
+        }
+        let target = _MapStorage.tableCapacity(for: count, loadNumerator: 1, loadDenominator: 2)
+        if target < tableCapacity { startResize(to: target, eager: true) }
+    }
+
+    /// A copy with the same entries at the same positions (so slots can be copied without hashing).
+    @usableFromInline
+    func copy() -> _MapStorage {
+        let s = _MapStorage(allocator: allocator, seed: seed)
+        if count == 0 { return s }
+        s.growEntries(minimumCapacity: count)
+        var done = 0
+        var c = 0
+        while done < count {
+            let n = min(count - done, c == 0 ? firstChunkCapacity : chunkCapacity)
+            s.entry(done).initialize(from: entry(done), count: n)
+            done += n
+            c += 1
+        }
+        s.count = count
+        let cap = _MapStorage.tableCapacity(for: count, loadNumerator: 3, loadDenominator: 8)
+        s.table = s.allocateTable(capacity: cap)
+        s.tableMask = cap - 1
+        let dst = s.table.unsafelyUnwrapped
+        for (t, mask) in [(table, tableMask), (oldTable, oldMask)] {
+            guard let t else { continue }
+            for i in 0...mask {
+                let slot = t[i]
+                if slot != 0 && slot & 0xFFFF_FFFF != _MapStorage.tombstone { _MapStorage.place(dst, cap - 1, slot) }
+            }
+        }
+        return s
+    }
+}
