@@ -1,0 +1,220 @@
+import MemProbeArena
+import MemProbeSystem
+import Testing
+
+@Suite struct PageArenaTests {
+    @Test func smallBlocksShareAPageAndComeBack() throws {
+        let arena = PageArena(strategy: .retain)
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<200 { blocks.append(try arena.allocate(byteCount: 20)) }  // class 32
+        let s = arena.stats
+        expectInvariants(s)
+        #expect(s.alloc == 200 * 20)
+        #expect(s.heapInuse == 2 * pageSize, "200 blocks of 32 B fit in two 4 KiB pages")
+        #expect(Set(blocks).count == 200)
+        for b in blocks { #expect(Int(bitPattern: b) % 16 == 0) }
+        for (i, b) in blocks.enumerated() { b.storeBytes(of: UInt64(i), as: UInt64.self) }
+        for (i, b) in blocks.enumerated() { #expect(b.load(as: UInt64.self) == UInt64(i)) }
+        for b in blocks { arena.deallocate(b, byteCount: 20) }
+        let after = arena.stats
+        expectInvariants(after)
+        #expect(after.alloc == 0)
+        #expect(after.heapInuse == pageSize, "one spare page per size class stays")
+        try arena.release(using: .dontNeed)
+        #expect(arena.stats.heapInuse == 0, "release() returns the spare page too")
+    }
+
+    @Test func reservedSizes() {
+        let arena = PageArena()
+        #expect(arena.reservedSize(forByteCount: 0) == 16)
+        #expect(arena.reservedSize(forByteCount: 1) == 16)
+        #expect(arena.reservedSize(forByteCount: 17) == 32)
+        #expect(arena.reservedSize(forByteCount: 129) == 160)
+        #expect(arena.reservedSize(forByteCount: 2048) == 2048)
+        #expect(arena.reservedSize(forByteCount: 2049) == pageSize)
+        #expect(arena.reservedSize(forByteCount: 3 * pageSize + 1) == 4 * pageSize)
+    }
+
+    @Test func alignmentUpToThePageSize() throws {
+        let arena = PageArena(strategy: .retain)
+        var alignment = 1
+        while alignment <= pageSize {
+            for size in [1, 24, 100, 700, 3000, 5000] {
+                let p = try arena.allocate(byteCount: size, alignment: alignment)
+                #expect(Int(bitPattern: p) % alignment == 0, "size \(size) alignment \(alignment)")
+                p.storeBytes(of: 0xAB, toByteOffset: size - 1, as: UInt8.self)
+                arena.deallocate(p, byteCount: size)
+            }
+            alignment <<= 1
+        }
+        #expect(arena.stats.alloc == 0)
+        expectInvariants(arena.stats)
+        #expect(throws: ArenaError.invalidAlignment(3)) { _ = try arena.allocate(byteCount: 8, alignment: 3) }
+        #expect(throws: ArenaError.invalidAlignment(2 * pageSize)) { _ = try arena.allocate(byteCount: 8, alignment: 2 * pageSize) }
+        #expect(throws: ArenaError.invalidSize(-1)) { _ = try arena.allocate(byteCount: -1) }
+        #expect(throws: ArenaError.invalidSize(Int.max)) { _ = try arena.allocate(byteCount: Int.max) }
+    }
+
+    @Test func zeroByteAllocationsAreDistinct() throws {
+        let arena = PageArena(strategy: .retain)
+        let a = try arena.allocate(byteCount: 0), b = try arena.allocate(byteCount: 0)
+        #expect(a != b)
+        #expect(arena.stats.alloc == 0)
+        arena.deallocate(a, byteCount: 0)
+        arena.deallocate(b, byteCount: 0)
+    }
+
+    @Test func regionsGrowAndBigRequestsGetTheirOwn() throws {
+        let arena = PageArena(strategy: .retain, configuration: .init(regionSize: 1 * MiB))
+        let a = try arena.allocate(byteCount: 600 << 10)
+        let b = try arena.allocate(byteCount: 600 << 10)  // does not fit the first region's rest
+        var s = arena.stats
+        #expect(s.mmapCalls == 2 && s.sys == 2 * MiB)
+        let big = try arena.allocate(byteCount: 5 * MiB + 1)
+        s = arena.stats
+        #expect(s.mmapCalls == 3 && s.sys == 2 * MiB + 5 * MiB + pageSize)
+        expectInvariants(s)
+        touch(big, 5 * MiB)
+        arena.deallocate(a, byteCount: 600 << 10)
+        arena.deallocate(b, byteCount: 600 << 10)
+        arena.deallocate(big, byteCount: 5 * MiB + 1)
+        s = arena.stats
+        #expect(s.alloc == 0 && s.heapInuse == 0 && s.heapIdle == s.sys)
+        try arena.release(using: .unmap)
+        s = arena.stats
+        #expect(s.sys == 0 && s.heapIdle == 0, "unmap gives every idle byte back: \(s)")
+        expectInvariants(s)
+        // Still usable after everything was unmapped.
+        let c = try arena.allocate(byteCount: 10_000)
+        touch(c, 10_000)
+        arena.deallocate(c, byteCount: 10_000)
+    }
+
+    /// Free every other run: neighbours coalesce only when both are free and in the same state,
+    /// and reuse takes dirty runs before lazy, released and new space.
+    @Test func fragmentationCoalescingAndReuseOrder() throws {
+        let arena = PageArena(strategy: .retain, configuration: .init(regionSize: 64 * pageSize))
+        var runs: [UnsafeMutableRawPointer] = []
+        for _ in 0..<16 { runs.append(try arena.allocate(byteCount: 4 * pageSize)) }  // 64 pages: one whole region
+        #expect(arena.stats.heapIdle == 0)
+        for i in stride(from: 0, to: 16, by: 2) { arena.deallocate(runs[i], byteCount: 4 * pageSize) }
+        var s = arena.stats
+        #expect(s.heapIdle == 32 * pageSize && s.heapReleased == 0)
+        // A request for 8 pages does not fit any 4-page hole: new space.
+        let eight = try arena.allocate(byteCount: 8 * pageSize)
+        #expect(arena.stats.mmapCalls == 2)
+        arena.deallocate(eight, byteCount: 8 * pageSize)
+        // Free run 1: runs 0,1,2 coalesce into a 12-page hole, which a 12-page request then takes exactly.
+        arena.deallocate(runs[1], byteCount: 4 * pageSize)
+        let twelve = try arena.allocate(byteCount: 12 * pageSize)
+        #expect(twelve == runs[0], "the coalesced hole 0…2 is reused")
+        #expect(arena.stats.mmapCalls == 2)
+        // Released runs: release everything idle, then dirty a hole again; reuse must take the dirty one.
+        try arena.release(using: .dontNeed)
+        s = arena.stats
+        #expect(s.heapReleasedDiscarded == s.heapIdle && s.heapReleasedLazy == 0)
+        arena.deallocate(runs[7], byteCount: 4 * pageSize)  // dirty, next to released run 6 and 8: no merge
+        let reuse = try arena.allocate(byteCount: 4 * pageSize)
+        #expect(reuse == runs[7], "dirty before released")
+        // Lazy before released.
+        arena.deallocate(runs[9], byteCount: 4 * pageSize)
+        try arena.release(using: .lazyFree)  // only dirty run 9 turns lazy
+        s = arena.stats
+        #expect(s.heapReleasedLazy == 4 * pageSize)
+        let lazyReuse = try arena.allocate(byteCount: 2 * pageSize)
+        #expect(lazyReuse == runs[9], "lazy before released")
+        #expect(arena.stats.heapReleasedLazy == 2 * pageSize)
+        expectInvariants(arena.stats)
+        try expectResidencyInvariant(arena)
+    }
+
+    @Test func releaseStatesAndAccounting() throws {
+        let arena = PageArena(strategy: .retain, configuration: .init(regionSize: 4 * MiB))
+        let p = try arena.allocate(byteCount: 2 * MiB)
+        touch(p, 2 * MiB)
+        let resident0 = try arena.residentBytes()
+        #expect(resident0 >= 2 * MiB)
+        arena.deallocate(p, byteCount: 2 * MiB)
+        var r = try arena.release(using: .lazyFree)
+        #expect(r.releasedBytes == 2 * MiB && r.strategy == "lazyFree" && r.madviseCalls == 1)
+        #expect(arena.stats.heapReleasedLazy == 2 * MiB)
+        #expect(try arena.residentBytes() >= 2 * MiB - 64 * 1024, "mincore counts lazily freed pages as resident")
+        r = try arena.release(using: .dontNeed)
+        #expect(r.releasedBytes == 2 * MiB)
+        var s = arena.stats
+        #expect(s.heapReleasedLazy == 0 && s.heapReleasedDiscarded == s.heapIdle)
+        #expect(try arena.residentBytes() == 0)
+        r = try arena.release(using: .dontNeed)
+        #expect(r.releasedBytes == 0 && r.madviseCalls == 0, "nothing dirty left")
+        r = try arena.release()
+        #expect(r.releasedBytes == 0 && r.strategy == "retain")
+        s = arena.stats
+        expectInvariants(s)
+    }
+
+    @Test func strategyCanChangeAtRunTime() throws {
+        let arena = PageArena(strategy: .retain)
+        #expect(arena.strategy == .retain)
+        let p = try arena.allocate(byteCount: MiB)
+        touch(p, MiB)
+        arena.deallocate(p, byteCount: MiB)
+        #expect(arena.stats.heapReleased == arena.stats.heapIdle - MiB, "retain keeps the run dirty")
+        arena.setStrategy(.dontNeed)
+        #expect(arena.strategy == .dontNeed)
+        try arena.performDeferredWork()
+        #expect(arena.stats.heapReleased == arena.stats.heapIdle, "the dirty run is released after the switch")
+    }
+
+    @Test func boundedWorkPerFree() throws {
+        let arena = PageArena(strategy: .dontNeed, configuration: .init(regionSize: 32 * MiB, maxReleaseBytesPerCall: 4 * MiB))
+        let p = try arena.allocate(byteCount: 24 * MiB)
+        touch(p, 24 * MiB)
+        arena.deallocate(p, byteCount: 24 * MiB)
+        var s = arena.stats
+        #expect(s.heapIdle - s.heapReleased == 20 * MiB, "one free releases at most 4 MiB: \(s)")
+        // Each later arena call continues with the next 4 MiB.
+        let q = try arena.allocate(byteCount: 100)
+        arena.deallocate(q, byteCount: 100)
+        s = arena.stats
+        #expect(s.heapIdle - s.heapReleased <= 12 * MiB + pageSize, "\(s)")
+        let r = try arena.performDeferredWork()
+        s = arena.stats
+        #expect(r.releasedBytes >= 12 * MiB - pageSize)
+        #expect(s.heapIdle - s.heapReleased <= pageSize, "\(s)")
+        #expect(try arena.residentBytes() <= 2 * pageSize)
+    }
+
+    @Test func decayReleasesAfterTheDelay() async throws {
+        let arena = PageArena(strategy: .decay(delay: .milliseconds(150)))
+        let p = try arena.allocate(byteCount: 4 * MiB)
+        touch(p, 4 * MiB)
+        arena.deallocate(p, byteCount: 4 * MiB)
+        try arena.performDeferredWork()
+        var s = arena.stats
+        #expect(s.heapIdle - s.heapReleased == 4 * MiB, "not yet: \(s)")
+        try await Task.sleep(for: .milliseconds(200))
+        let r = try arena.performDeferredWork()
+        s = arena.stats
+        #expect(r.releasedBytes == 4 * MiB && s.heapIdle == s.heapReleasedDiscarded, "\(s)")
+    }
+
+    @Test func hugePageModeReleasesWholeHugePages() throws {
+        let arena = PageArena(strategy: .retain, configuration: .init(regionSize: 8 * MiB, hugePages: true))
+        let a = try arena.allocate(byteCount: 3 * MiB)
+        #expect(UInt(bitPattern: a) % UInt(VirtualMemory.hugePageSize) == 0, "regions are 2 MiB aligned")
+        let b = try arena.allocate(byteCount: MiB)
+        touch(a, 3 * MiB)
+        touch(b, MiB)
+        arena.deallocate(a, byteCount: 3 * MiB)  // [0, 3 MiB) free; [3, 4) in use
+        let r = try arena.release(using: .dontNeed)
+        // Only [0, 2 MiB) is a whole huge page; [2, 3 MiB) shares one with the live block and stays dirty.
+        // [4, 8 MiB) was never touched: released already.
+        #expect(r.releasedBytes == 2 * MiB, "\(r)")
+        let s = arena.stats
+        #expect(s.heapIdle - s.heapReleased == MiB)
+        expectInvariants(s)
+        arena.deallocate(b, byteCount: MiB)
+        #expect(try arena.release(using: .dontNeed).releasedBytes == 2 * MiB)
+        #expect(arena.stats.heapReleased == arena.stats.heapIdle)
+    }
+}
