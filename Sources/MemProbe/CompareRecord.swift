@@ -1,0 +1,143 @@
+/// The figures of one phase of one contender in one scenario: one JSON record of `memprobe compare`.
+///
+/// Byte figures are integers; a figure a contender does not have (e.g. `heapInuse` of a `Dictionary`, whose
+/// allocator is glibc malloc) or that could not be read is `nil` and encoded as JSON `null`, never left out.
+/// The schema is documented in `docs/compare.md`.
+public struct CompareRecord: Codable, Sendable, Hashable {
+    public var contender: String
+    public var scenario: String
+    public var phase: String
+    public var outcome: CompareOutcome
+    /// Live entries in the map after the phase.
+    public var items: Int?
+    /// Bytes of one value as stored (the requested size rounded up to a supported inline size).
+    public var valueSize: Int
+    /// Bytes of one value as requested with `--value-size`.
+    public var requestedValueSize: Int
+
+    /// Allocator figures: the arena's books (`arena:*`) or mallinfo2 (`dictionary*`: alloc = uordblks + hblkhd,
+    /// sys = arena + hblkhd; heapInuse/heapIdle/heapReleased are nil: malloc does not know them).
+    public var alloc: Int?
+    public var heapInuse: Int?
+    public var heapIdle: Int?
+    public var sys: Int?
+    public var heapReleased: Int?
+    public var heapReleasedLazy: Int?
+    public var heapReleasedDiscarded: Int?
+    /// Resident bytes of the arena's regions by `mincore` (counts lazily freed pages as resident).
+    public var arenaResident: Int?
+
+    /// Kernel figures of the child process, from `/proc/self/smaps_rollup`.
+    public var rss: Int?
+    public var anonymous: Int?
+    public var lazyFree: Int?
+    /// `rss − lazyFree`: what the process would keep if the kernel needed memory now.
+    public var effectiveRss: Int?
+
+    /// The child's own memory cgroup (with `--memory-limit` only): usage and working set (usage − inactive_file).
+    public var cgroupUsage: Int?
+    public var cgroupWorkingSet: Int?
+    public var cgroupLimit: Int?
+
+    /// Wall time of the phase's work (not of its measurement), and of its release call when it made one.
+    public var phaseNanoseconds: Int?
+    public var releaseNanoseconds: Int?
+
+    public init(
+        contender: String, scenario: String, phase: String, outcome: CompareOutcome = .ok, items: Int? = nil,
+        valueSize: Int, requestedValueSize: Int
+    ) {
+        self.contender = contender
+        self.scenario = scenario
+        self.phase = phase
+        self.outcome = outcome
+        self.items = items
+        self.valueSize = valueSize
+        self.requestedValueSize = requestedValueSize
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case contender, scenario, phase, outcome, items, valueSize, requestedValueSize
+        case alloc, heapInuse, heapIdle, sys, heapReleased, heapReleasedLazy, heapReleasedDiscarded, arenaResident
+        case rss, anonymous, lazyFree, effectiveRss, cgroupUsage, cgroupWorkingSet, cgroupLimit
+        case phaseNanoseconds, releaseNanoseconds
+    }
+
+    /// Every key of a record, in schema order (the CSV header).
+    public static let keys: [String] = CodingKeys.allCases.map(\.stringValue)
+
+    /// The byte/number figures by key (nil where absent), in schema order, after the identifying keys.
+    public var numericFields: [(String, Int?)] {
+        [
+            ("items", items), ("valueSize", valueSize), ("requestedValueSize", requestedValueSize),
+            ("alloc", alloc), ("heapInuse", heapInuse), ("heapIdle", heapIdle), ("sys", sys),
+            ("heapReleased", heapReleased), ("heapReleasedLazy", heapReleasedLazy),
+            ("heapReleasedDiscarded", heapReleasedDiscarded), ("arenaResident", arenaResident),
+            ("rss", rss), ("anonymous", anonymous), ("lazyFree", lazyFree), ("effectiveRss", effectiveRss),
+            ("cgroupUsage", cgroupUsage), ("cgroupWorkingSet", cgroupWorkingSet), ("cgroupLimit", cgroupLimit),
+            ("phaseNanoseconds", phaseNanoseconds), ("releaseNanoseconds", releaseNanoseconds),
+        ]
+    }
+
+    /// Sets a numeric figure by key (used to build medians).
+    mutating func set(_ key: String, _ value: Int?) {
+        switch key {
+        case "items": items = value
+        case "alloc": alloc = value
+        case "heapInuse": heapInuse = value
+        case "heapIdle": heapIdle = value
+        case "sys": sys = value
+        case "heapReleased": heapReleased = value
+        case "heapReleasedLazy": heapReleasedLazy = value
+        case "heapReleasedDiscarded": heapReleasedDiscarded = value
+        case "arenaResident": arenaResident = value
+        case "rss": rss = value
+        case "anonymous": anonymous = value
+        case "lazyFree": lazyFree = value
+        case "effectiveRss": effectiveRss = value
+        case "cgroupUsage": cgroupUsage = value
+        case "cgroupWorkingSet": cgroupWorkingSet = value
+        case "cgroupLimit": cgroupLimit = value
+        case "phaseNanoseconds": phaseNanoseconds = value
+        case "releaseNanoseconds": releaseNanoseconds = value
+        default: break
+        }
+    }
+
+    // Explicit encoding: absent figures are `null`, not missing keys (synthesized Codable would drop them).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(contender, forKey: .contender)
+        try c.encode(scenario, forKey: .scenario)
+        try c.encode(phase, forKey: .phase)
+        try c.encode(outcome, forKey: .outcome)
+        for (key, value) in numericFields {
+            try c.encode(value, forKey: CodingKeys(rawValue: key)!)
+        }
+    }
+
+    /// The median of each figure over repeated runs of the same phase (outcome and identity from the first).
+    public static func median(of runs: [CompareRecord]) -> CompareRecord {
+        precondition(!runs.isEmpty)
+        guard runs.count > 1 else { return runs[0] }
+        var result = runs[0]
+        for (key, _) in result.numericFields where key != "valueSize" && key != "requestedValueSize" {
+            let values = runs.compactMap { r in r.numericFields.first { $0.0 == key }?.1 }.sorted()
+            result.set(key, values.isEmpty ? nil : values[(values.count - 1) / 2])
+        }
+        return result
+    }
+}
+
+/// A line the `compare-worker` child writes on its standard output: a phase is starting, or its record.
+public struct CompareWorkerMessage: Codable, Sendable, Hashable {
+    /// The phase now running (for progress), when this line announces one.
+    public var starting: String?
+    /// The measured record, when this line carries one.
+    public var record: CompareRecord?
+
+    public init(starting: String? = nil, record: CompareRecord? = nil) {
+        self.starting = starting
+        self.record = record
+    }
+}

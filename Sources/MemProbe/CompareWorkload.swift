@@ -1,0 +1,231 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import MemProbeArena
+import MemProbeSystem
+
+/// What goes wrong inside a `compare-worker` child.
+public enum CompareWorkloadError: Error, CustomStringConvertible {
+    case unsupportedValueSize(Int)
+    case arenaUnavailable(String)
+    case pressureFailed(bytes: Int, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .unsupportedValueSize(let n):
+            "value size \(n) is not supported (1 B … 64 KiB; rounded up to \(CompareValueSize.supported.map(String.init).joined(separator: ", ")))"
+        case .arenaUnavailable(let why): "arena contender unavailable: \(why)"
+        case .pressureFailed(let n, let e): "could not map \(n) bytes of pressure memory (errno \(e))"
+        }
+    }
+}
+
+/// One contender running one scenario in the current process: the body of the `compare-worker` child.
+///
+/// Every phase does its work, then measures (allocator books, `/proc/self/smaps_rollup`, the cgroup) and hands a
+/// ``CompareRecord`` to `emit` at once, so a parent still gets the phases before a crash or an OOM kill.
+public struct CompareWorkload: Sendable {
+    public var contender: CompareContender
+    public var scenario: CompareScenario
+    public var items: Int
+    public var requestedValueSize: Int
+    /// Entries kept by the `keep` scenario.
+    public var keep: Int
+    /// Bytes of fresh memory the `pressure` phase writes; nil: no pressure phase.
+    public var pressureBytes: Int?
+    /// The child's own memory cgroup, read at each phase; nil when it runs in none of its own.
+    public var cgroup: MemoryCgroup?
+
+    public init(
+        contender: CompareContender, scenario: CompareScenario, items: Int, requestedValueSize: Int, keep: Int = 100,
+        pressureBytes: Int? = nil, cgroup: MemoryCgroup? = nil
+    ) {
+        self.contender = contender
+        self.scenario = scenario
+        self.items = items
+        self.requestedValueSize = requestedValueSize
+        self.keep = keep
+        self.pressureBytes = pressureBytes
+        self.cgroup = cgroup
+    }
+
+    /// The bytes each value really occupies.
+    public var storedValueSize: Int {
+        contender.isBoxed ? requestedValueSize : (CompareValueSize.stored(forRequested: requestedValueSize) ?? requestedValueSize)
+    }
+
+    /// Runs every phase, calling `emit` with a "starting" message and then the record of each.
+    public func run(emit: @escaping (CompareWorkerMessage) -> Void) throws {
+        guard let size = CompareValueSize.stored(forRequested: requestedValueSize) else {
+            throw CompareWorkloadError.unsupportedValueSize(requestedValueSize)
+        }
+        if contender.isBoxed {
+            var store = BoxedDictionaryStore(valueSize: requestedValueSize, trims: contender.trims)
+            try runScenario(&store, emit: emit)
+        } else if let strategy = contender.arenaStrategy {
+            try CompareValueSize.visit(size: size, ArenaVisitor(workload: self, strategy: strategy, emit: emit))
+        } else {
+            try CompareValueSize.visit(size: size, DictionaryVisitor(workload: self, emit: emit))
+        }
+    }
+
+    private struct DictionaryVisitor: ComparePayloadVisitor {
+        let workload: CompareWorkload
+        let emit: (CompareWorkerMessage) -> Void
+        func visit<P: ComparePayload>(_ type: P.Type) throws {
+            var store = DictionaryStore<P>(trims: workload.contender.trims)
+            try workload.runScenario(&store, emit: emit)
+        }
+    }
+
+    private struct ArenaVisitor: ComparePayloadVisitor {
+        let workload: CompareWorkload
+        let strategy: ReleaseStrategy
+        let emit: (CompareWorkerMessage) -> Void
+        func visit<P: ComparePayload>(_ type: P.Type) throws {
+            var store = try makeArenaStore(P.self, strategy: strategy)
+            try workload.runScenario(&store, emit: emit)
+        }
+    }
+
+    /// Runs the scenario's phases on `store`.
+    func runScenario<S: CompareStore>(_ store: inout S, emit: (CompareWorkerMessage) -> Void) throws {
+        let n = items
+        var sink: UInt8 = 0
+        func fill(_ key: Int) -> UInt8 { UInt8(truncatingIfNeeded: key &* 31 &+ 7) | 1 }
+
+        func phase(_ name: String, _ body: (inout S) throws -> Int?) throws {
+            emit(CompareWorkerMessage(starting: name))
+            let start = compareNanoseconds()
+            let forced = try body(&store)
+            let ticked = store.tick()
+            let releaseNanoseconds = forced == nil && ticked == nil ? nil : (forced ?? 0) + (ticked ?? 0)
+            let elapsed = compareNanoseconds() - start
+            var record = measure(name, store: store)
+            record.phaseNanoseconds = elapsed
+            record.releaseNanoseconds = releaseNanoseconds
+            emit(CompareWorkerMessage(record: record))
+            if name == scenario.pressureAfter, let bytes = pressureBytes { try pressurePhase(bytes, store: store, emit: emit) }
+        }
+        func insertAll(_ s: inout S) { for k in 0..<n { s.insert(key: k, fill: fill(k)) } }
+        func removeAll(_ s: inout S, from: Int = 0) { for k in from..<n { sink &+= s.remove(key: k) } }
+
+        try phase("start") { _ in nil }
+        switch scenario {
+        case .seed:
+            try phase("inserted") { insertAll(&$0); return nil }
+            try phase("removed") { removeAll(&$0); return nil }
+            try phase("dropped") { $0.drop(); return nil }
+            try phase("released") { $0.forceRelease() }
+        case .keep:
+            let kept = min(keep, n)
+            try phase("inserted") { insertAll(&$0); return nil }
+            try phase("removed") { removeAll(&$0, from: kept); return nil }
+            try phase("released") { $0.forceRelease() }
+            try phase("copied") { $0.copySurvivors(); return nil }
+        case .refill:
+            try phase("inserted") { insertAll(&$0); return nil }
+            for round in 1...CompareScenario.refillRounds {
+                try phase("emptied-\(round)") { removeAll(&$0); return nil }
+                try phase("refilled-\(round)") { insertAll(&$0); return nil }
+            }
+        case .churn:
+            try phase("filled") { insertAll(&$0); return nil }
+            var live = Array(0..<n)
+            var next = n
+            var rng = SplitMix64(seed: 0x6d656d70726f6265)
+            let quarter = max(1, CompareScenario.churnOperationsPerItem * n / 4)
+            for q in 1...4 {
+                try phase("churn-\(q * 25)%") { s in
+                    for _ in 0..<quarter {
+                        let i = Int(rng.next() % UInt64(n))
+                        sink &+= s.remove(key: live[i])
+                        live[i] = next
+                        s.insert(key: next, fill: fill(next))
+                        next += 1
+                    }
+                    return nil
+                }
+            }
+        }
+        compareSink = sink
+    }
+
+    /// Writes `bytes` of fresh anonymous memory, measures with it held, then unmaps it.
+    private func pressurePhase<S: CompareStore>(_ bytes: Int, store: S, emit: (CompareWorkerMessage) -> Void) throws {
+        emit(CompareWorkerMessage(starting: "pressure"))
+        let start = compareNanoseconds()
+        guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+            throw CompareWorkloadError.pressureFailed(bytes: bytes, errno: errno)
+        }
+        memset(p, 0x5a, bytes)
+        let elapsed = compareNanoseconds() - start
+        var record = measure("pressure", store: store)
+        record.phaseNanoseconds = elapsed
+        emit(CompareWorkerMessage(record: record))
+        munmap(p, bytes)
+    }
+
+    private func measure<S: CompareStore>(_ phase: String, store: S) -> CompareRecord {
+        var r = CompareRecord(
+            contender: contender.rawValue, scenario: scenario.rawValue, phase: phase, items: store.count,
+            valueSize: storedValueSize, requestedValueSize: requestedValueSize)
+        store.allocatorFigures(into: &r)
+        let kernel = readOwnSmapsRollup()
+        r.rss = kernel["Rss"]
+        r.anonymous = kernel["Anonymous"]
+        r.lazyFree = kernel["LazyFree"]
+        if let rss = r.rss { r.effectiveRss = rss - (r.lazyFree ?? 0) }
+        if let cgroup, let snap = try? cgroup.snapshot() {
+            r.cgroupUsage = snap.usage
+            r.cgroupWorkingSet = snap.workingSet
+            r.cgroupLimit = snap.limit
+        }
+        return r
+    }
+}
+
+/// Keeps the optimizer from discarding the bytes read back.
+nonisolated(unsafe) var compareSink: UInt8 = 0
+
+/// CLOCK_MONOTONIC in nanoseconds.
+func compareNanoseconds() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// A small deterministic generator for the churn scenario (SplitMix64).
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
+
+/// `/proc/self/smaps_rollup` as `name → bytes` (a private reader, so compare depends on nothing but the file).
+func readOwnSmapsRollup() -> [String: Int] {
+    let fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return [:] }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0, errno == EINTR { continue }
+        if n <= 0 { break }
+        bytes.append(contentsOf: buffer[0..<n])
+    }
+    var result: [String: Int] = [:]
+    for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+        let parts = line.split(whereSeparator: { $0 == " " || $0 == ":" })
+        guard parts.count == 3, parts[2] == "kB", let kb = Int(parts[1]) else { continue }
+        result[String(parts[0])] = kb * 1024
+    }
+    return result
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import MemProbe
+import MemProbeSystem
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// `memprobe compare-worker` (hidden): one contender running one scenario, in a child of `memprobe compare`.
+///
+/// Writes one JSON ``CompareWorkerMessage`` per line on standard output as soon as each phase starts and is
+/// measured, so the parent keeps what was measured before an OOM kill or a crash.
+struct CompareWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare-worker",
+        abstract: "Runs one contender of `memprobe compare` (internal).",
+        shouldDisplay: false
+    )
+
+    @Option var contender: String
+    @Option var scenario: String
+    @Option var items: Int
+    @Option var valueSize: Int
+    @Option var keep: Int = 100
+    @Option(help: "Bytes of fresh memory the pressure phase writes.") var pressure: Int?
+    @Option(help: "Memory cgroup directory to join before allocating.") var cgroup: String?
+
+    func run() throws {
+        // If the parent dies, the next write to the closed pipe raises SIGPIPE (default action: terminate),
+        // so an orphaned worker ends at its next phase boundary.
+        signal(SIGPIPE, SIG_DFL)
+        guard let c = CompareContender(rawValue: contender), let s = CompareScenario(rawValue: scenario) else {
+            printError("compare-worker: unknown contender or scenario")
+            throw ExitStatus.usage
+        }
+        var group: MemoryCgroup?
+        if let cgroup {
+            do {
+                let g = try MemoryCgroup(directory: cgroup)
+                try g.addProcess(getpid())
+                group = g
+            } catch {
+                printError("compare-worker: cannot join \(cgroup): \(error)")
+                throw ExitStatus.failure
+            }
+        }
+        let workload = CompareWorkload(
+            contender: c, scenario: s, items: items, requestedValueSize: valueSize, keep: keep, pressureBytes: pressure,
+            cgroup: group)
+        let encoder = JSONEncoder()
+        do {
+            try workload.run { message in
+                guard var data = try? encoder.encode(message) else { return }
+                data.append(UInt8(ascii: "\n"))
+                data.withUnsafeBytes { raw in
+                    var offset = 0
+                    while offset < raw.count {
+                        let n = write(STDOUT_FILENO, raw.baseAddress! + offset, raw.count - offset)
+                        if n < 0 { if errno == EINTR { continue }; return }
+                        offset += n
+                    }
+                }
+            }
+        } catch {
+            printError("compare-worker: \(error)")
+            throw ExitStatus.failure
+        }
+    }
+}
