@@ -45,6 +45,9 @@ let package = Package(
             dependencies: ["MemProbe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "MemProbeBench", dependencies: ["MemProbe", "CShims"]),
+        // libFuzzer target for the /proc parsers (tools/fuzz-parsers.sh); a plain build links its replay mode.
+        .target(name: "CFuzz"),
+        .executableTarget(name: "FuzzProcParsers", dependencies: ["MemProbeSystem", "CFuzz"]),
         .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
         .testTarget(name: "MemProbeSystemTests", dependencies: ["MemProbeSystem", "CShims"], swiftSettings: mocking),
         .testTarget(
