@@ -1,0 +1,382 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import MemProbeArena
+import MemProbeMap
+import MemProbeSystem
+
+/// `memprobe-bench map`: ArenaMap against `Dictionary` in the same run (issue 4's goals).
+///
+/// Workloads: N entries (default 1,000,000) with distinct pseudo-random Int keys; values `Int` and a 1 KiB struct;
+/// insert without and with reserve, lookup hit and miss (keys in an order unrelated to insertion order, so neither
+/// side gets cache locality for free), iterate, remove. Each timing is the best of `--runs` fresh runs.
+/// Then memory (peak HeapInuse vs payload, pages held and RSS after removing all but 100, after drop) and the
+/// latency of every single insert while growing to N and every remove while draining to 0.
+enum MapBenchmarks {
+    struct Options {
+        var entries = 1_000_000
+        var runs = 3
+        var kib = true
+        var latency = true
+        var memory = true
+    }
+
+    static func run(_ arguments: [String]) {
+        var o = Options()
+        var i = 0
+        while i < arguments.count {
+            let a = arguments[i]
+            let next = i + 1 < arguments.count ? arguments[i + 1] : ""
+            switch a {
+            case "--entries": o.entries = Int(next) ?? o.entries; i += 1
+            case "--runs": o.runs = max(1, Int(next) ?? o.runs); i += 1
+            case "--no-kib": o.kib = false
+            case "--no-latency": o.latency = false
+            case "--no-memory": o.memory = false
+            case "-h", "--help":
+                print("usage: memprobe-bench map [--entries N] [--runs R] [--no-kib] [--no-latency] [--no-memory]")
+                return
+            default:
+                print("memprobe-bench map: unknown option \(a)")
+                exit(64)
+            }
+            i += 1
+        }
+        print("# memprobe-bench map — ArenaMap vs Dictionary, \(o.entries) entries, best of \(o.runs) runs")
+        print("pid \(getpid()), page size \(VirtualMemory.pageSize), entry strides: Int→Int \(MemoryLayout<(Int, Int)>.stride) B, Int→KiB \(MemoryLayout<(Int, KiB)>.stride) B\n")
+        let keys = Keys(count: o.entries)
+        var goals: [Goal] = []
+
+        if o.memory { goals += memoryWorkload(keys) }
+
+        let intRows = timeWorkloads(keys, runs: o.runs, value: { $0 }, read: { $0 })
+        printTable("Int → Int", intRows)
+        for r in intRows {
+            goals.append(Goal(name: "Int→Int \(r.name) ≤ 0.8× Dictionary", measured: r.ratio, limit: 0.8, unit: "×"))
+        }
+        if o.kib {
+            let kibRows = timeWorkloads(keys, runs: o.runs, value: { KiB($0) }, read: { $0.first })
+            printTable("Int → 1 KiB struct", kibRows)
+            for r in kibRows {
+                switch r.name {
+                case "insert, no reserve":
+                    goals.append(Goal(name: "Int→KiB insert without reserve ≤ 0.25× Dictionary", measured: r.ratio, limit: 0.25, unit: "×"))
+                case "lookup hit", "lookup miss", "remove":
+                    goals.append(Goal(name: "Int→KiB \(r.name) ≤ 1.0× Dictionary", measured: r.ratio, limit: 1.0, unit: "×"))
+                default: break
+                }
+            }
+        }
+        if o.latency { goals += latencyWorkload(keys) }
+
+        print("\n## Goals (issue 4)\n")
+        print("| goal | measured | limit | met |")
+        print("|---|---:|---:|:---:|")
+        for g in goals {
+            print("| \(g.name) | \(format(g.measured, g.unit)) | \(format(g.limit, g.unit)) | \(g.measured <= g.limit ? "yes" : "**no**") |")
+        }
+    }
+
+    // MARK: Workloads
+
+    struct Row {
+        var name: String
+        var arenaNanos: Double
+        var dictNanos: Double
+        var ratio: Double { arenaNanos / dictNanos }
+    }
+
+    struct Goal {
+        var name: String
+        var measured: Double
+        var limit: Double
+        var unit: String
+    }
+
+    /// Distinct pseudo-random keys (a bijective mix of 0..<2N): the first N are inserted, the rest are misses.
+    struct Keys {
+        let insert: [Int]
+        let lookup: [Int]  // the inserted keys, shuffled
+        let miss: [Int]
+        let remove: [Int]  // the inserted keys, shuffled differently
+
+        init(count n: Int) {
+            insert = (0..<n).map { Keys.mix(UInt64($0)) }
+            miss = (n..<(2 * n)).map { Keys.mix(UInt64($0)) }
+            var rng = SplitMix64(seed: 42)
+            lookup = insert.shuffled(using: &rng)
+            remove = insert.shuffled(using: &rng)
+        }
+
+        static func mix(_ x: UInt64) -> Int {
+            var z = x &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int(bitPattern: UInt(z ^ (z >> 31)))
+        }
+    }
+
+    /// Times every operation on both maps; each run starts from a fresh map, the best run counts.
+    static func timeWorkloads<V>(
+        _ keys: Keys, runs: Int, value: (Int) -> V, read: (V) -> Int
+    ) -> [Row] {
+        let n = keys.insert.count
+        let names = ["insert, no reserve", "insert, reserved", "lookup hit", "lookup miss", "iterate", "remove"]
+        var bestArena = Array(repeating: Double.infinity, count: names.count)
+        var bestDict = Array(repeating: Double.infinity, count: names.count)
+        let arena = PageArena(strategy: .dontNeed)
+        var sink = 0
+        for _ in 0..<runs {
+            // ArenaMap
+            do {
+                var t = [Double](repeating: 0, count: names.count)
+                var m = ArenaMap<Int, V>(arena: arena)
+                t[0] = time { for k in keys.insert { m[k] = value(k) } }
+                m = ArenaMap(arena: arena)
+                settle(arena)
+                var r = ArenaMap<Int, V>(arena: arena, minimumCapacity: n)
+                t[1] = time { for k in keys.insert { r[k] = value(k) } }
+                t[2] = time { for k in keys.lookup { sink &+= read(r[k]!) } }
+                t[3] = time { for k in keys.miss where r[k] != nil { sink &+= 1 } }
+                t[4] = time { for (k, v) in r { sink &+= k &+ read(v) } }
+                t[5] = time { for k in keys.remove { sink &+= read(r.removeValue(forKey: k)!) } }
+                precondition(r.isEmpty && m.isEmpty)
+                for j in t.indices { bestArena[j] = min(bestArena[j], t[j]) }
+            }
+            settle(arena)
+            // Dictionary
+            do {
+                var t = [Double](repeating: 0, count: names.count)
+                var d: [Int: V] = [:]
+                t[0] = time { for k in keys.insert { d[k] = value(k) } }
+                d = [:]
+                var r = [Int: V](minimumCapacity: n)
+                t[1] = time { for k in keys.insert { r[k] = value(k) } }
+                t[2] = time { for k in keys.lookup { sink &+= read(r[k]!) } }
+                t[3] = time { for k in keys.miss where r[k] != nil { sink &+= 1 } }
+                t[4] = time { for (k, v) in r { sink &+= k &+ read(v) } }
+                t[5] = time { for k in keys.remove { sink &+= read(r.removeValue(forKey: k)!) } }
+                precondition(r.isEmpty && d.isEmpty)
+                for j in t.indices { bestDict[j] = min(bestDict[j], t[j]) }
+            }
+        }
+        if sink == 42 { print("") }  // keep the work observable
+        return names.indices.map { Row(name: names[$0], arenaNanos: bestArena[$0] / Double(n), dictNanos: bestDict[$0] / Double(n)) }
+    }
+
+    /// Peak HeapInuse against the payload, and what is held after removing all but 100 and after the drop.
+    static func memoryWorkload(_ keys: Keys) -> [Goal] {
+        let n = keys.insert.count
+        let payload = n * 1024
+        let arena = PageArena(strategy: .dontNeed)
+        let rss0 = residentBytes()
+        var peakInuse = 0
+        var peakHeld = 0
+        var heldFew = 0, inuseFew = 0, rssFew = 0, heldDropped = -1, inuseDropped = 0, rssDropped = 0
+        var removeSeconds = 0.0
+        do {
+            var m = ArenaMap<Int, KiB>(arena: arena)
+            for (i, k) in keys.insert.enumerated() {
+                m[k] = KiB(k)
+                if i & 1023 == 0 {
+                    peakInuse = max(peakInuse, arena.stats.heapInuse)
+                    peakHeld = max(peakHeld, m.memoryStats.heldBytes)
+                }
+            }
+            peakInuse = max(peakInuse, arena.stats.heapInuse)
+            peakHeld = max(peakHeld, m.memoryStats.heldBytes)
+            let rssFull = residentBytes()
+            removeSeconds = time { for k in keys.remove.dropLast(100) { _ = m.removeValue(forKey: k) } } / 1e9
+            heldFew = m.memoryStats.heldBytes
+            _ = try? arena.performDeferredWork()
+            inuseFew = arena.stats.heapInuse
+            rssFew = residentBytes()
+            print("## Memory, Int → 1 KiB, \(n) entries, arena strategy dontNeed\n")
+            print("| figure | bytes | vs payload / pre-insert |")
+            print("|---|---:|---:|")
+            print("| payload (N × 1024 B) | \(payload) | 1.000 |")
+            print("| peak arena HeapInuse | \(peakInuse) | \(format(Double(peakInuse) / Double(payload), "×")) |")
+            print("| peak map heldBytes | \(peakHeld) | \(format(Double(peakHeld) / Double(payload), "×")) |")
+            print("| process RSS before insert | \(rss0) | |")
+            print("| process RSS full | \(rssFull) | +\(mib(rssFull - rss0)) |")
+            print("| map heldBytes, 100 left | \(heldFew) | |")
+            print("| arena HeapInuse, 100 left | \(inuseFew) | |")
+            print("| process RSS, 100 left | \(rssFew) | +\(mib(rssFew - rss0)) |")
+            print("(removing \(n - 100) entries took \(Fmt.fixed2(removeSeconds)) s)")
+            withExtendedLifetime(m) {}
+        }
+        heldDropped = arena.stats.alloc  // only this map used this arena
+        _ = try? arena.performDeferredWork()
+        inuseDropped = arena.stats.heapInuse
+        rssDropped = residentBytes()
+        print("| arena HeapInuse after drop | \(inuseDropped) | |")
+        print("| process RSS after drop | \(rssDropped) | +\(mib(rssDropped - rss0)) |")
+
+        // The same with Dictionary, for contrast (RSS only: malloc keeps no books we can read cheaply).
+        let drss0 = residentBytes()
+        var dpeak = 0
+        var drssFew = 0
+        do {
+            var d: [Int: KiB] = [:]
+            for (i, k) in keys.insert.enumerated() {
+                d[k] = KiB(k)
+                if i & 16383 == 0 { dpeak = max(dpeak, residentBytes()) }
+            }
+            dpeak = max(dpeak, residentBytes())
+            for k in keys.remove.dropLast(100) { d[k] = nil }
+            drssFew = residentBytes()
+            withExtendedLifetime(d) {}
+        }
+        print("| Dictionary: peak RSS (sampled) | \(dpeak) | +\(mib(dpeak - drss0)), \(format(Double(dpeak - drss0) / Double(payload), "×")) payload |")
+        print("| Dictionary: RSS with 100 left | \(drssFew) | +\(mib(drssFew - drss0)) |")
+        print("")
+        return [
+            Goal(name: "peak HeapInuse / payload, 1M × 1 KiB", measured: Double(peakInuse) / Double(payload), limit: 1.15, unit: "×"),
+            Goal(name: "arena pages held by the map with 100 left", measured: Double(heldFew) / Double(1 << 20), limit: 1, unit: "MiB"),
+            Goal(name: "RSS with 100 left − RSS before insert (dontNeed)", measured: Double(rssFew - rss0) / Double(1 << 20), limit: 2, unit: "MiB"),
+            Goal(name: "arena bytes allocated after drop", measured: Double(heldDropped), limit: 0, unit: "B"),
+            Goal(name: "RSS after drop − RSS before insert", measured: Double(rssDropped - rss0) / Double(1 << 20), limit: 1, unit: "MiB"),
+        ]
+    }
+
+    /// The latency of every single insert while growing to N, and every remove while draining to 0.
+    static func latencyWorkload(_ keys: Keys) -> [Goal] {
+        let n = keys.insert.count
+        var goals: [Goal] = []
+        print("\n## Single-operation latency, Int → Int, growing to \(n) then draining to 0 (ns; clock overhead included)\n")
+        print("| map | op | p50 | p99 | p99.9 | max |")
+        print("|---|---|---:|---:|---:|---:|")
+        var lat = [UInt32](repeating: 0, count: n)
+        let arena = PageArena(strategy: .dontNeed)
+
+        var d: [Int: Int] = [:]
+        for (i, k) in keys.insert.enumerated() {
+            let t0 = nowNanos()
+            d[k] = k
+            lat[i] = UInt32(clamping: nowNanos() - t0)
+        }
+        let dInsert = Percentiles(lat)
+        for (i, k) in keys.remove.enumerated() {
+            let t0 = nowNanos()
+            d[k] = nil
+            lat[i] = UInt32(clamping: nowNanos() - t0)
+        }
+        let dRemove = Percentiles(lat)
+        d = [:]
+
+        var m = ArenaMap<Int, Int>(arena: arena)
+        for (i, k) in keys.insert.enumerated() {
+            let t0 = nowNanos()
+            m[k] = k
+            lat[i] = UInt32(clamping: nowNanos() - t0)
+        }
+        let aInsert = Percentiles(lat)
+        for (i, k) in keys.remove.enumerated() {
+            let t0 = nowNanos()
+            m[k] = nil
+            lat[i] = UInt32(clamping: nowNanos() - t0)
+        }
+        let aRemove = Percentiles(lat)
+        precondition(m.isEmpty && d.isEmpty)
+        for (name, op, p) in [("Dictionary", "insert", dInsert), ("Dictionary", "remove", dRemove), ("ArenaMap", "insert", aInsert), ("ArenaMap", "remove", aRemove)] {
+            print("| \(name) | \(op) | \(p.p50) | \(p.p99) | \(p.p999) | \(p.max) |")
+        }
+        let worst = max(aInsert.max, aRemove.max)
+        goals.append(Goal(name: "worst ArenaMap insert/remove / worst Dictionary insert (Int→Int)", measured: Double(worst) / Double(dInsert.max), limit: 0.1, unit: "×"))
+        return goals
+    }
+
+    // MARK: Helpers
+
+    struct Percentiles {
+        var p50: UInt32, p99: UInt32, p999: UInt32, max: UInt32
+        init(_ samples: [UInt32]) {
+            let s = samples.sorted()
+            func at(_ q: Double) -> UInt32 { s[min(s.count - 1, Int(Double(s.count) * q))] }
+            p50 = at(0.5)
+            p99 = at(0.99)
+            p999 = at(0.999)
+            max = s.last ?? 0
+        }
+    }
+
+    /// Flushes the arena's deferred release so the next timed phase does not pay for the previous one.
+    static func settle(_ arena: PageArena) {
+        _ = try? arena.release()
+    }
+
+    static func printTable(_ title: String, _ rows: [Row]) {
+        print("\n## Time per operation, \(title) (ns/op, best run)\n")
+        print("| operation | ArenaMap | Dictionary | ratio |")
+        print("|---|---:|---:|---:|")
+        for r in rows {
+            print("| \(r.name) | \(Fmt.fixed1(r.arenaNanos)) | \(Fmt.fixed1(r.dictNanos)) | \(format(r.ratio, "×")) |")
+        }
+    }
+
+    static func format(_ v: Double, _ unit: String) -> String {
+        switch unit {
+        case "×": return Fmt.fixed3(v) + "×"
+        case "MiB": return Fmt.fixed2(v) + " MiB"
+        default: return "\(Int(v)) \(unit)"
+        }
+    }
+
+    static func mib(_ bytes: Int) -> String { Fmt.fixed2(Double(bytes) / Double(1 << 20)) + " MiB" }
+
+    static func residentBytes() -> Int {
+        (try? Statm.read(pid: nil).resident) ?? -1
+    }
+
+    static func nowNanos() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+    }
+
+    /// Nanoseconds `body` took.
+    @inline(never)
+    static func time(_ body: () -> Void) -> Double {
+        let t0 = nowNanos()
+        body()
+        return Double(nowNanos() - t0)
+    }
+
+    /// A 1 KiB value (8-byte aligned, so an Int-keyed entry is 1032 bytes).
+    struct KiB {
+        var words: InlineArray<128, Int>
+        @inline(__always) init(_ x: Int) { words = InlineArray(repeating: x) }
+        var first: Int { words[0] }
+    }
+
+    struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    enum Fmt {
+        static func fixed1(_ v: Double) -> String { fixed(v, 1) }
+        static func fixed2(_ v: Double) -> String { fixed(v, 2) }
+        static func fixed3(_ v: Double) -> String { fixed(v, 3) }
+
+        /// Fixed-point formatting without Foundation.
+        static func fixed(_ v: Double, _ digits: Int) -> String {
+            if !v.isFinite { return "\(v)" }
+            var scale = 1.0
+            for _ in 0..<digits { scale *= 10 }
+            let r = (abs(v) * scale).rounded()
+            let whole = Int(r / scale)
+            let frac = Int(r - Double(whole) * scale)
+            var f = String(frac)
+            while f.count < digits { f = "0" + f }
+            return (v < 0 ? "-" : "") + "\(whole)" + (digits > 0 ? "." + f : "")
+        }
+    }
+}
