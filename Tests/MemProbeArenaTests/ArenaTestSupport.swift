@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
-import Foundation
+
 import MemProbeArena
 import MemProbeSystem
 import Testing
@@ -37,7 +37,7 @@ func touch(_ p: UnsafeMutableRawPointer, _ bytes: Int, value: UInt8 = 1) {
 /// `/proc/self/smaps` fields summed over the VMAs that overlap [start, end): the kernel's view of exactly the
 /// arena's memory, unaffected by other tests allocating in this process at the same time.
 func smapsFields(overlapping start: UInt, _ end: UInt) -> [String: Int] {
-    guard let text = try? String(contentsOfFile: "/proc/self/smaps", encoding: .utf8) else { return [:] }
+    guard let text = try? ProcFile.read(pid: nil, "smaps") else { return [:] }
     var out: [String: Int] = [:]
     var inRange = false
     for line in text.split(separator: "\n") {

@@ -1,0 +1,142 @@
+import MemProbeArena
+import MemProbeSystem
+import Testing
+
+/// 256 MiB written through the arena, freed, released per strategy, checked against the kernel's own books:
+/// `/proc/self/smaps` for exactly the arena's mapping (immune to other tests allocating at the same time) and
+/// `smaps_rollup` for the whole process (looser: other tests in this process move it too).
+/// Serialized so only one 256 MiB block is alive at a time.
+@Suite(.serialized) struct MemoryEffectTests {
+    static let size = 256 * MiB
+    static let slack = MiB  // per-CPU lazyfree batches and page-table noise
+
+    struct Sample {
+        var rss: Int, lazyFree: Int, rollupRss: Int, rollupLazy: Int
+        var stats: ArenaStats
+        init(_ arena: PageArena, _ start: UInt) {
+            let f = smapsFields(overlapping: start, start + UInt(MemoryEffectTests.size))
+            let r = rollup()
+            rss = f["Rss"] ?? 0
+            lazyFree = f["LazyFree"] ?? 0
+            rollupRss = r.rss
+            rollupLazy = r.lazyFree
+            stats = arena.stats
+        }
+    }
+
+    /// Allocates and writes 256 MiB, frees it; returns the sample taken while it was written.
+    func fill(_ arena: PageArena) throws -> (start: UInt, written: Sample) {
+        let p = try arena.allocate(byteCount: Self.size)
+        touch(p, Self.size)
+        let start = UInt(bitPattern: p)
+        let written = Sample(arena, start)
+        #expect(written.rss >= Self.size, "written pages are resident: \(written.rss)")
+        arena.deallocate(p, byteCount: Self.size)
+        return (start, written)
+    }
+
+    func report(_ name: String, _ a: Sample, _ b: Sample) {
+        let mb = { (n: Int) in String(format: "%+.1f", Double(n) / Double(MiB)) }
+        let s = b.stats
+        print("ARENA-TABLE | \(name) | Alloc \(s.alloc / MiB) | HeapInuse \(s.heapInuse / MiB) | Sys \(s.sys / MiB) | Released \(s.heapReleased / MiB) (lazy \(s.heapReleasedLazy / MiB), discarded \(s.heapReleasedDiscarded / MiB)) | ΔRSS(arena) \(mb(b.rss - a.rss)) | ΔLazyFree(arena) \(mb(b.lazyFree - a.lazyFree)) | ΔRss(rollup) \(mb(b.rollupRss - a.rollupRss)) | ΔLazyFree(rollup) \(mb(b.rollupLazy - a.rollupLazy)) MiB")
+        expectInvariants(s)
+    }
+
+    @Test func retainMovesNothing() throws {
+        let arena = PageArena(strategy: .retain, configuration: .init(regionSize: Self.size))
+        let (start, w) = try fill(arena)
+        let r = try arena.release()
+        let after = Sample(arena, start)
+        report("retain", w, after)
+        #expect(r.releasedBytes == 0)
+        #expect(abs(after.rss - w.rss) <= Self.slack && after.lazyFree == 0)
+        #expect(after.stats.heapIdle == Self.size && after.stats.heapReleased == 0)
+        try expectResidencyInvariant(arena)
+    }
+
+    @Test func lazyFreeRaisesLazyFreeAndKeepsRss() throws {
+        let arena = PageArena(strategy: .lazyFree, configuration: .init(regionSize: Self.size))
+        let (start, w) = try fill(arena)
+        let r = try arena.release()
+        let after = Sample(arena, start)
+        report("lazyFree", w, after)
+        #expect(r.releasedBytes + arena.configuration.maxReleaseBytesPerCall >= Self.size)
+        #expect(after.lazyFree - w.lazyFree >= Self.size - Self.slack, "LazyFree rises by the range")
+        #expect(abs(after.rss - w.rss) <= Self.slack, "Rss stays")
+        #expect(after.rollupLazy - w.rollupLazy >= Self.size / 2, "smaps_rollup sees it too")
+        #expect(after.stats.heapReleasedLazy == Self.size)
+        #expect(try arena.residentBytes() >= Self.size - Self.slack, "mincore counts lazy pages as resident")
+    }
+
+    @Test func dontNeedDropsRss() throws {
+        let arena = PageArena(strategy: .dontNeed, configuration: .init(regionSize: Self.size))
+        let (start, w) = try fill(arena)
+        let mid = Sample(arena, start)
+        #expect(w.rss - mid.rss >= arena.configuration.maxReleaseBytesPerCall - Self.slack, "the free itself released its bounded share")
+        #expect(w.rss - mid.rss <= arena.configuration.maxReleaseBytesPerCall + Self.slack, "and no more")
+        try arena.release()
+        let after = Sample(arena, start)
+        report("dontNeed", w, after)
+        #expect(w.rss - after.rss >= Self.size - Self.slack)
+        #expect(w.rollupRss - after.rollupRss >= Self.size / 2)
+        #expect(after.stats.heapReleasedDiscarded == Self.size)
+        #expect(try arena.residentBytes() == 0)
+    }
+
+    @Test func unmapDropsRssAndSys() throws {
+        let arena = PageArena(strategy: .unmap, configuration: .init(regionSize: Self.size))
+        let (start, w) = try fill(arena)
+        try arena.release()
+        let after = Sample(arena, start)
+        report("unmap", w, after)
+        #expect(w.rss - after.rss >= Self.size - Self.slack)
+        #expect(w.rollupRss - after.rollupRss >= Self.size / 2)
+        #expect(after.stats.sys == 0)
+    }
+
+    @Test func decayReleasesOnlyAfterTheDelay() async throws {
+        let arena = PageArena(strategy: .decay(delay: .milliseconds(300)), configuration: .init(regionSize: Self.size))
+        let (start, w) = try fill(arena)
+        try arena.performDeferredWork()
+        let early = Sample(arena, start)
+        #expect(abs(early.rss - w.rss) <= Self.slack, "nothing released before the delay")
+        try await Task.sleep(for: .milliseconds(400))
+        try arena.performDeferredWork()
+        let after = Sample(arena, start)
+        report("decay:300ms", w, after)
+        #expect(w.rss - after.rss >= Self.size - Self.slack)
+    }
+
+    @Test func freeThenPageOutDropsRssAfterTheDelay() async throws {
+        let arena = PageArena(strategy: .freeThenPageOut(delay: .milliseconds(300)), configuration: .init(regionSize: Self.size))
+        let (start, w) = try fill(arena)
+        try arena.performDeferredWork()
+        let lazy = Sample(arena, start)
+        report("freeThenPageOut:300ms (before the delay)", w, lazy)
+        #expect(lazy.lazyFree - w.lazyFree >= Self.size - Self.slack, "MADV_FREE at once")
+        #expect(abs(lazy.rss - w.rss) <= Self.slack, "Rss stays until the delay")
+        try await Task.sleep(for: .milliseconds(400))
+        try arena.performDeferredWork()
+        let after = Sample(arena, start)
+        report("freeThenPageOut:300ms (after the delay)", w, after)
+        #expect(w.rss - after.rss >= Self.size - Self.slack, "PAGEOUT discarded the lazy pages")
+        #expect(after.lazyFree <= Self.slack)
+        #expect(after.stats.heapReleasedDiscarded == Self.size)
+    }
+
+    @Test func hugePagesReleasedWhole() throws {
+        let arena = PageArena(strategy: .dontNeed, configuration: .init(regionSize: Self.size, hugePages: true))
+        let p = try arena.allocate(byteCount: 64 * MiB)
+        touch(p, 64 * MiB)
+        let start = UInt(bitPattern: p)
+        let huge = smapsFields(overlapping: start, start + UInt(64 * MiB))["AnonHugePages"] ?? 0
+        if huge == 0 {
+            print("SKIP: no transparent huge pages here (AnonHugePages 0 after MADV_HUGEPAGE)")
+        }
+        arena.deallocate(p, byteCount: 64 * MiB)
+        try arena.release()
+        let f = smapsFields(overlapping: start, start + UInt(64 * MiB))
+        print("ARENA-TABLE | dontNeed, hugePages | AnonHugePages before \(huge / MiB) MiB, Rss after \((f["Rss"] ?? 0) / 1024) KiB")
+        #expect((f["Rss"] ?? 0) <= Self.slack)
+    }
+}
