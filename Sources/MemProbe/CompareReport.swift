@@ -180,7 +180,7 @@ public struct CompareReport: Codable, Sendable, Hashable {
             if memoryLimit != nil { out.append(survival(scenario: s, markdown: markdown)) }
             out.append("Released: idle pages given back (lazy + discarded; the JSON splits them). Resident: the arena's pages by mincore.\n"
                 + (memoryLimit != nil ? "cg WS: the child's cgroup working set (usage − inactive_file)." : "cg usage: only with --memory-limit.")
-                + " Dictionary figures come from mallinfo2 (Alloc = uordblks + hblkhd, Sys = arena + hblkhd).")
+                + "\nDictionary figures come from mallinfo2 (Alloc = uordblks + hblkhd, Sys = arena + hblkhd).")
         }
         out.append(heading("Verdicts (computed from the figures above)", level: 2, markdown: markdown))
         if verdicts.isEmpty {
