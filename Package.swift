@@ -60,6 +60,6 @@ let package = Package(
             dependencies: ["MemProbeMap", "CShims", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: mocking
         ),
-        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe"]),
+        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCLI"]),
     ]
 )

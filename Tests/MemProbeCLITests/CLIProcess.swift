@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import Foundation
+
+/// Runs the built `memprobe` binary (next to the test bundle) and captures its output.
+enum CLIProcess {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// The `memprobe` executable SwiftPM built beside this test bundle.
+    static var executable: URL {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        // The bundle may be `<build>/debug/memprobePackageTests.xctest` (a file) or a directory tree.
+        while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("memprobe").path),
+              dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("memprobe")
+    }
+
+    /// Runs `memprobe args…`, optionally through a wrapper command (e.g. `setpriv …`).
+    static func run(_ args: [String], wrapper: [String] = [], environment: [String: String]? = nil) throws -> Result {
+        let p = Process()
+        if wrapper.isEmpty {
+            p.executableURL = executable
+            p.arguments = args
+        } else {
+            p.executableURL = URL(fileURLWithPath: wrapper[0])
+            p.arguments = Array(wrapper.dropFirst()) + [executable.path] + args
+        }
+        if let environment { p.environment = environment }
+        // Files rather than pipes: no reader threads, and large outputs never block the child.
+        let dir = FileManager.default.temporaryDirectory
+        let outURL = dir.appendingPathComponent("memprobe-out-\(UUID().uuidString)")
+        let errURL = dir.appendingPathComponent("memprobe-err-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        try out.close(); try err.close()
+        let outData = try Data(contentsOf: outURL), errData = try Data(contentsOf: errURL)
+        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+}

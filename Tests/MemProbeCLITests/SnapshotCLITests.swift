@@ -1,0 +1,135 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import Foundation
+import MemProbe
+import Testing
+
+/// `memprobe snapshot` end to end: the real binary against real processes, figures checked against /proc.
+@Suite struct SnapshotCLITests {
+    private func smapsRollupKiB(_ pid: Int32, _ key: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {
+            return Int(line.dropFirst(key.count + 1).split(separator: " ").first ?? "")
+        }
+        return nil
+    }
+
+    @Test func selfJSONHasTheDocumentedFields() throws {
+        let r = try CLIProcess.run(["snapshot", "--self", "--format", "json"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        for key in ["schemaVersion", "pid", "rss", "lazyFree", "anonymous", "effectiveRss", "cgroup", "mallocHeap", "smapsRollup", "missing"] {
+            #expect(object.keys.contains(key), "missing key \(key)")
+        }
+        let rss = try #require(object["rss"] as? Int)
+        let smaps = try #require(object["smapsRollup"] as? [String: Int])
+        #expect(smaps["Rss"] == rss)
+        #expect(rss > 1 << 20 && rss < 1 << 30)
+        #expect(object["cgroup"] is [String: Any], "this machine has a memory cgroup")
+    }
+
+    @Test func anotherProcessMatchesItsSmapsRollup() throws {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        child.arguments = ["30"]
+        try child.run()
+        defer { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() }
+        let pid = child.processIdentifier
+        let r = try CLIProcess.run(["snapshot", "\(pid)", "--format", "json"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(object["pid"] as? Int == Int(pid))
+        let rss = try #require(object["rss"] as? Int)
+        let kernel = try #require(smapsRollupKiB(pid, "Rss")) * 1024
+        // sleep does not allocate while it sleeps: the two reads agree to within a few pages.
+        #expect(abs(rss - kernel) <= 64 * 1024, "memprobe \(rss) vs kernel \(kernel)")
+        #expect(object["mallocHeap"] is NSNull || object["mallocHeap"] == nil, "malloc heap is only for --self")
+    }
+
+    @Test func tableExplainsFiguresAndDerivedOnes() throws {
+        let r = try CLIProcess.run(["snapshot", "--self"])
+        #expect(r.status == 0)
+        for needle in ["Rss", "LazyFree", "effective RSS", "Rss − LazyFree", "working set", "headroom", "Anonymous", "File"] {
+            #expect(r.stdout.contains(needle), "table lacks \(needle)")
+        }
+    }
+
+    @Test func prometheusFollowsNamingConventions() throws {
+        let r = try CLIProcess.run(["snapshot", "--self", "--format", "prometheus"])
+        #expect(r.status == 0)
+        let samples = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(!samples.isEmpty)
+        for line in samples {
+            #expect(line.hasPrefix("memprobe_") && line.contains("_bytes{pid=\""), "bad sample \(line)")
+            #expect(Int(line.split(separator: " ").last ?? "") != nil)
+        }
+        #expect(r.stdout.contains("# TYPE memprobe_rss_bytes gauge"))
+    }
+
+    @Test func fastModeNamesWhatItDidNotRead() throws {
+        let r = try CLIProcess.run(["snapshot", "--self", "--fast", "--format", "json"])
+        #expect(r.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(object["lazyFree"] == nil || object["lazyFree"] is NSNull)
+        #expect(object["rss"] is Int)
+        #expect(r.stderr.contains("smapsRollup"))
+    }
+
+    @Test func noSuchProcessExits2WithOneLine() throws {
+        let r = try CLIProcess.run(["snapshot", "999999"])
+        #expect(r.status == 2)
+        #expect(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1)
+        #expect(r.stderr.contains("no such process"))
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func kernelThreadHasNoAddressSpace() throws {
+        let r = try CLIProcess.run(["snapshot", "2"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("no address space"))
+    }
+
+    @Test func zombieHasNoAddressSpace() throws {
+        var pid: pid_t = 0
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { argv.forEach { free($0) } }
+        #expect(posix_spawn(&pid, "/bin/true", nil, nil, &argv, environ) == 0)
+        defer { var st: Int32 = 0; waitpid(pid, &st, 0) }
+        // Wait (without reaping) until the child is a zombie.
+        for _ in 0..<200 {
+            if let s = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), s.contains(") Z ") { break }
+            usleep(10_000)
+        }
+        let r = try CLIProcess.run(["snapshot", "\(pid)"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("no address space"))
+    }
+
+    @Test(arguments: [["snapshot"], ["snapshot", "abc"], ["snapshot", "--self", "--format", "xml"], ["snapshot", "0"], ["snapshot", "--bogus"]])
+    func malformedArgumentsExit64WithUsage(_ args: [String]) throws {
+        let r = try CLIProcess.run(args)
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("Usage:"))
+    }
+
+    @Test func notPermittedFallsBackToStatusAndNamesMissingFigures() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+            print("SKIP: needs root and setpriv to read a root process as another user")
+            return
+        }
+        // An unprivileged reader may open status/statm of a root process but not its smaps_rollup (EACCES).
+        let r = try CLIProcess.run(["snapshot", "\(getpid())", "--format", "json"],
+                                   wrapper: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        if r.status == 126 || r.stderr.contains("Permission denied") && r.stdout.isEmpty {
+            print("SKIP: the build folder is not executable by uid 65534: \(r.stderr)")
+            return
+        }
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(object["rss"] is Int)
+        #expect(object["lazyFree"] == nil || object["lazyFree"] is NSNull)
+        let missing = try #require(object["missing"] as? [[String: Any]])
+        #expect(missing.contains { ($0["figure"] as? String) == "smapsRollup" && (($0["reason"] as? String)?.contains("not permitted") ?? false) })
+    }
+}
