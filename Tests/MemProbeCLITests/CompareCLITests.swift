@@ -161,7 +161,7 @@ struct CompareCLITests {
         #expect(collector.series == Self.contenders)
         let text = String(decoding: svg, as: UTF8.self)
         #expect(text.contains("memory (MiB)"), "y axis label with units")
-        #expect(text.contains(">phase (in run order)<"))
+        #expect(text.contains(">released</text>"), "x axis: phase labels")
     }
 
     @Test("CSV: a header and one row per phase × contender")
