@@ -180,6 +180,9 @@ extension ArenaCore {
     mutating func setStrategy(_ s: ReleaseStrategy) {
         strategy = s
         autoSuspended = false
+        // Idle runs start their new deadlines now (retain does not stamp freed runs).
+        let now = monotonicNanoseconds()
+        for (start, run) in runs where run.state != .released { runs[start]!.stamp = now }
         rebuildQueue(.dirty)
         rebuildQueue(.lazy)
     }

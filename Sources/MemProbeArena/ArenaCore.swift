@@ -211,7 +211,8 @@ struct ArenaCore {
 
     mutating func freePages(_ start: UInt, pages: Int) {
         stats.heapInuse -= pages * pageSize
-        addFree(start: start, pages: pages, state: .dirty, stamp: monotonicNanoseconds())
+        // The clock is read only when a deadline will be kept (setStrategy restamps idle runs).
+        addFree(start: start, pages: pages, state: .dirty, stamp: queues(.dirty) ? monotonicNanoseconds() : 0)
     }
 
     // MARK: - Allocation entry points

@@ -1,5 +1,5 @@
 import MemProbeSystem
-import Synchronization
+
 
 /// A page-run allocator over private anonymous memory that controls what happens to freed pages and keeps
 /// exact Go-style books (``ArenaStats``).
@@ -10,7 +10,7 @@ import Synchronization
 /// - Freed pages go through the arena's ``ReleaseStrategy``. Work done inside `allocate`/`deallocate` is
 ///   bounded by ``Configuration/maxReleaseBytesPerCall``; the rest is done by later calls,
 ///   ``performDeferredWork(budgetBytes:)`` or ``release(using:)``.
-/// - Thread-safe. ``stats`` reads a copy published after every change under a separate tiny lock, so a
+/// - Thread-safe (two pthread mutexes, see `ArenaLock`). ``stats`` reads a copy published after every change under a separate tiny lock, so a
 ///   reader never waits for an allocation and never sees a half-applied update.
 public final class PageArena: Sendable {
     /// How an arena maps and releases memory.
@@ -35,16 +35,16 @@ public final class PageArena: Sendable {
         var strategy: ReleaseStrategy
     }
 
-    private let core: Mutex<ArenaCore>
-    private let published: Mutex<Published>
+    private let core: ArenaLock<ArenaCore>
+    private let published: ArenaLock<Published>
     /// The configuration the arena was created with.
     public let configuration: Configuration
 
     /// Creates an empty arena. No memory is mapped until the first allocation.
     public init(strategy: ReleaseStrategy = .dontNeed, configuration: Configuration = .init()) {
         self.configuration = configuration
-        self.core = Mutex(ArenaCore(strategy: strategy, configuration: configuration))
-        self.published = Mutex(Published(strategy: strategy))
+        self.core = ArenaLock(ArenaCore(strategy: strategy, configuration: configuration))
+        self.published = ArenaLock(Published(strategy: strategy))
     }
 
     deinit {
