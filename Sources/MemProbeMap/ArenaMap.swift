@@ -73,16 +73,18 @@ public struct ArenaMap<Key: Hashable, Value> {
     /// The value for `key`, or nil. Setting nil removes the key.
     @inlinable
     public subscript(key: Key) -> Value? {
-        get {
+        @inline(__always) get {
             let s = _storage
             let i = s.find(key, s.hash32(key))
-            return i < 0 ? nil : s.entry(i).pointee.value
+            if i < 0 { return nil }
+            return s.entry(i).pointee.value
         }
         set {
+            _makeUnique()
             if let newValue {
-                updateValue(newValue, forKey: key)
-            } else {
-                removeValue(forKey: key)
+                _ = _storage.upsert(key, newValue)
+            } else if _storage.count > 0 {
+                _ = _storage.removeDiscarding(key)
             }
         }
     }
@@ -131,17 +133,7 @@ public struct ArenaMap<Key: Hashable, Value> {
     @discardableResult
     public mutating func updateValue(_ value: __owned Value, forKey key: Key) -> Value? {
         _makeUnique()
-        let s = _storage
-        if s.oldTable != nil { s.migrate(steps: _MapStorage<Key, Value>.migrationStep) }
-        let h = s.hash32(key)
-        let i = s.find(key, h)
-        if i >= 0 {
-            var old = value
-            swap(&old, &s.entry(i).pointee.value)
-            return old
-        }
-        s.appendNew(key, value, h)
-        return nil
+        return _storage.upsert(key, value)
     }
 
     /// Removes `key` and returns its value, or nil if it was absent. Emptied chunks go back to the arena.

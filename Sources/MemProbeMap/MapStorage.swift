@@ -18,26 +18,80 @@ internal final class _MapStorage<Key: Hashable, Value> {
     @usableFromInline let allocator: _ArenaAllocator
     /// Per-storage hash seed (copied with the tables, since slots carry hashes).
     @usableFromInline let seed: UInt64
-    @usableFromInline var count: Int = 0
-
-    // Entry store.
+    // Entry store geometry (immutable).
     @usableFromInline let chunkShift: Int
     @usableFromInline let chunkMask: Int
-    @usableFromInline var chunks: UnsafeMutablePointer<UnsafeMutablePointer<Element>>? = nil
-    @usableFromInline var chunkCount: Int = 0
-    @usableFromInline var directoryCapacity: Int = 0
-    /// Capacity of chunk 0; equals `chunkCapacity` whenever there is more than one chunk.
-    @usableFromInline var firstChunkCapacity: Int = 0
 
-    // Index tables.
-    @usableFromInline var table: UnsafeMutablePointer<UInt64>? = nil
-    @usableFromInline var tableMask: Int = 0
-    @usableFromInline var oldTable: UnsafeMutablePointer<UInt64>? = nil
-    @usableFromInline var oldMask: Int = 0
-    @usableFromInline var migrateCursor: Int = 0
+    /// The mutable state lives in a separately allocated header reached through a pointer: stored `var`s of a
+    /// class pay a dynamic exclusivity check (swift_beginAccess) on every write, which cost Int→Int ops ~2×.
+    @usableFromInline let header: UnsafeMutablePointer<_MapHeader<Key, Value>>
 
-    /// Bytes of arena memory this storage holds (as the arena reserves them).
-    @usableFromInline var heldBytes: Int = 0
+    @inlinable @inline(__always)
+    var count: Int {
+        get { header.pointee.count }
+        _modify { yield &header.pointee.count }
+    }
+
+    @inlinable @inline(__always)
+    var chunks: UnsafeMutablePointer<UnsafeMutablePointer<Element>>? {
+        get { header.pointee.chunks }
+        _modify { yield &header.pointee.chunks }
+    }
+
+    @inlinable @inline(__always)
+    var chunkCount: Int {
+        get { header.pointee.chunkCount }
+        _modify { yield &header.pointee.chunkCount }
+    }
+
+    @inlinable @inline(__always)
+    var directoryCapacity: Int {
+        get { header.pointee.directoryCapacity }
+        _modify { yield &header.pointee.directoryCapacity }
+    }
+
+    @inlinable @inline(__always)
+    var firstChunkCapacity: Int {
+        get { header.pointee.firstChunkCapacity }
+        _modify { yield &header.pointee.firstChunkCapacity }
+    }
+
+    @inlinable @inline(__always)
+    var table: UnsafeMutablePointer<UInt64>? {
+        get { header.pointee.table }
+        _modify { yield &header.pointee.table }
+    }
+
+    @inlinable @inline(__always)
+    var tableMask: Int {
+        get { header.pointee.tableMask }
+        _modify { yield &header.pointee.tableMask }
+    }
+
+    @inlinable @inline(__always)
+    var oldTable: UnsafeMutablePointer<UInt64>? {
+        get { header.pointee.oldTable }
+        _modify { yield &header.pointee.oldTable }
+    }
+
+    @inlinable @inline(__always)
+    var oldMask: Int {
+        get { header.pointee.oldMask }
+        _modify { yield &header.pointee.oldMask }
+    }
+
+    @inlinable @inline(__always)
+    var migrateCursor: Int {
+        get { header.pointee.migrateCursor }
+        _modify { yield &header.pointee.migrateCursor }
+    }
+
+    @inlinable @inline(__always)
+    var heldBytes: Int {
+        get { header.pointee.heldBytes }
+        _modify { yield &header.pointee.heldBytes }
+    }
+
 
     @usableFromInline static var tombstone: UInt64 { 0xFFFF_FFFF }
     /// Old slots moved per mutation while a resize is in progress.
@@ -54,10 +108,14 @@ internal final class _MapStorage<Key: Hashable, Value> {
         let shift = _MapStorage.chooseChunkShift()
         self.chunkShift = shift
         self.chunkMask = (1 << shift) - 1
+        self.header = .allocate(capacity: 1)
+        self.header.initialize(to: _MapHeader())
     }
 
     deinit {
         releaseEverything()
+        header.deinitialize(count: 1)
+        header.deallocate()
     }
 
     /// The chunk size: a power of two of entries, between 128 KiB and 1 MiB of bytes where possible, with the least
@@ -178,6 +236,49 @@ internal final class _MapStorage<Key: Hashable, Value> {
 
     // MARK: Mutation
 
+    /// Stores `value` for `key` with one probe of the live table: returns the replaced value, or nil if inserted.
+    @inlinable
+    func upsert(_ key: Key, _ value: __owned Value) -> Value? {
+        if oldTable != nil { migrate(steps: _MapStorage.migrationStep) }
+        let h = hash32(key)
+        if let t = table {
+            let mask = tableMask
+            var b = Int(h) & mask
+            let tag = UInt64(h) &<< 32
+            while true {
+                let s = t[b]
+                if s == 0 { break }
+                if s & 0xFFFF_FFFF_0000_0000 == tag {
+                    let p = entry(_MapStorage.slotEntry(s))
+                    if p.pointee.key == key {
+                        var old = value
+                        swap(&old, &p.pointee.value)
+                        return old
+                    }
+                }
+                b = (b &+ 1) & mask
+            }
+            if let o = oldTable {
+                let ob = probe(o, oldMask, key, h)
+                if ob >= 0 {
+                    var old = value
+                    swap(&old, &entry(_MapStorage.slotEntry(o[ob])).pointee.value)
+                    return old
+                }
+            }
+            // Absent: b is the empty bucket where the probe ended; use it if no growth is due.
+            let n = count
+            if n < entryCapacity && n + 1 <= mask + 1 - (mask + 1) / 4 {
+                entry(n).initialize(to: (key, value))
+                count = n + 1
+                t[b] = tag | UInt64(n + 1)
+                return nil
+            }
+        }
+        appendNew(key, value, h)
+        return nil
+    }
+
     /// Inserts a key known to be absent.
     @inlinable
     func appendNew(_ key: Key, _ value: __owned Value, _ h: UInt32) {
@@ -186,6 +287,39 @@ internal final class _MapStorage<Key: Hashable, Value> {
         entry(count).initialize(to: (key, value))
         count += 1
         _MapStorage.place(table.unsafelyUnwrapped, tableMask, UInt64(h) &<< 32 | UInt64(count))
+    }
+
+    /// Removes the entry of `key` without handing its value back (`map[key] = nil`): the value is destroyed in
+    /// place instead of being moved out, which for large values saves a copy. Returns whether the key was there.
+    @inlinable
+    func removeDiscarding(_ key: Key) -> Bool {
+        if count == 0 { return false }
+        let h = hash32(key)
+        let t = table.unsafelyUnwrapped
+        let hint = lastEntryHint(t)
+        let b = probe(t, tableMask, key, h)
+        let e: Int
+        if b >= 0 {
+            e = _MapStorage.slotEntry(t[b])
+            _MapStorage.deleteSlot(t, tableMask, b)
+        } else {
+            guard let o = oldTable else { return false }
+            let ob = probe(o, oldMask, key, h)
+            if ob < 0 { return false }
+            e = _MapStorage.slotEntry(o[ob])
+            o[ob] = _MapStorage.tombstone
+        }
+        entry(e).deinitialize(count: 1)
+        fillHole(e, hint: hint)
+        return true
+    }
+
+    /// The last entry's hash and the slot at its home bucket, loaded before the removed key is probed, so the
+    /// two cache misses of a removal (the key's slot, and the slot of the entry that fills the hole) overlap.
+    @inlinable @inline(__always)
+    func lastEntryHint(_ t: UnsafeMutablePointer<UInt64>) -> (hash: UInt32, home: UInt64) {
+        let h = hash32(entry(count &- 1).pointee.key)
+        return (h, t[Int(h) & tableMask])
     }
 
     /// Removes the entry of `key` and returns its value, or nil.
@@ -212,17 +346,32 @@ internal final class _MapStorage<Key: Hashable, Value> {
     /// Removes entry `e` whose slot is already gone: swap-remove, then repoint the moved entry's slot.
     @inlinable
     func removeEntry(at e: Int) -> Value {
-        let p = entry(e)
-        let removed = p.move().value
+        let removed = entry(e).move().value
+        fillHole(e, hint: nil)
+        return removed
+    }
+
+    /// Entry `e` is deinitialized and its slot gone: move the last entry into the hole, repoint its slot, and
+    /// do the bounded shrink/migration work of a removal.
+    @inlinable
+    func fillHole(_ e: Int, hint: (hash: UInt32, home: UInt64)?) {
         let last = count - 1
         if e != last {
+            let p = entry(e)
             p.moveInitialize(from: entry(last), count: 1)
-            repoint(from: last, to: e, hash: hash32(p.pointee.key))
+            let h = hint?.hash ?? hash32(p.pointee.key)
+            let t = table.unsafelyUnwrapped
+            let home = Int(h) & tableMask
+            // Usually the last entry sits at its home bucket, whose slot the hint already brought into cache.
+            if let hint, hint.home == UInt64(h) &<< 32 | UInt64(last + 1), t[home] == hint.home {
+                t[home] = UInt64(h) &<< 32 | UInt64(e + 1)
+            } else {
+                repoint(from: last, to: e, hash: h)
+            }
         }
         count = last
         if needsShrinkWork { shrinkAfterRemove() }
         if oldTable != nil { migrate(steps: _MapStorage.migrationStep) }
-        return removed
     }
 
     /// Rewrites the slot that points at entry `from` to point at `to`.
@@ -525,4 +674,24 @@ internal final class _MapStorage<Key: Hashable, Value> {
         }
         return s
     }
+}
+
+/// The mutable fields of a ``_MapStorage``.
+@usableFromInline
+internal struct _MapHeader<Key: Hashable, Value> {
+    @usableFromInline var count: Int = 0
+    @usableFromInline var chunks: UnsafeMutablePointer<UnsafeMutablePointer<(key: Key, value: Value)>>? = nil
+    @usableFromInline var chunkCount: Int = 0
+    @usableFromInline var directoryCapacity: Int = 0
+    /// Capacity of chunk 0; equals the full chunk capacity whenever there is more than one chunk.
+    @usableFromInline var firstChunkCapacity: Int = 0
+    @usableFromInline var table: UnsafeMutablePointer<UInt64>? = nil
+    @usableFromInline var tableMask: Int = 0
+    @usableFromInline var oldTable: UnsafeMutablePointer<UInt64>? = nil
+    @usableFromInline var oldMask: Int = 0
+    @usableFromInline var migrateCursor: Int = 0
+    /// Bytes of arena memory the storage holds (as the arena reserves them).
+    @usableFromInline var heldBytes: Int = 0
+
+    @usableFromInline init() {}
 }
