@@ -80,9 +80,9 @@ extension ArenaCore {
     /// Applies `action` to every free run in `state` now.
     mutating func transitionAll(_ state: RunState, _ action: ReleaseAction) throws(ArenaError) -> Int {
         var total = 0
-        for key in index[state.rawValue].keys {
-            guard let run = runs[key.start], run.state == state else { continue }
-            total += try transition(runAt: key.start, limit: nil, action).bytes
+        for start in index[state.rawValue].allStarts {
+            guard let run = runs[start], run.state == state else { continue }
+            total += try transition(runAt: start, limit: nil, action).bytes
         }
         return total
     }
@@ -171,7 +171,7 @@ extension ArenaCore {
 
     mutating func rebuildQueue(_ state: RunState) {
         guard queues(state) else { withQueue(state) { $0.removeAll() }; return }
-        let entries = index[state.rawValue].keys.map { PendingEntry(start: $0.start, stamp: runs[$0.start]!.stamp) }
+        let entries = index[state.rawValue].allStarts.map { PendingEntry(start: $0, stamp: runs[$0]!.stamp) }
         let sorted = entries.sorted { $0.stamp < $1.stamp }
         withQueue(state) { $0.reset(sorted) }
     }

@@ -6,6 +6,8 @@ struct Slab {
     var used: Int
     var capacity: Int
     var bits: [UInt64]
+    /// Position in `partial[sizeClass]`, or -1 when full / spare.
+    var partialSlot: Int = -1
 }
 
 /// Everything the arena mutates, guarded by the arena's allocation lock.
@@ -25,7 +27,7 @@ struct ArenaCore {
     var extents = MappedExtents()
     var runs: [UInt: FreeRun] = [:]
     var runEnds: [UInt: UInt] = [:]
-    var index: [SortedRunKeys] = Array(repeating: SortedRunKeys(), count: RunState.allCases.count)
+    var index: [StateIndex] = Array(repeating: StateIndex(), count: RunState.allCases.count)
     /// Live page-run allocations: start → requested bytes (sized free is checked against it).
     var live: [UInt: Int] = [:]
     /// Deadlines of dirty runs (decay, and the "release soon" of dontNeed/lazyFree/unmap/freeThenPageOut).
@@ -134,9 +136,9 @@ struct ArenaCore {
             n += right.pages
             st = max(st, right.stamp)
         }
-        runs[s] = FreeRun(pages: n, state: state, stamp: st)
+        let slot = index[state.rawValue].insert(start: s, pages: n)
+        runs[s] = FreeRun(pages: n, state: state, stamp: st, slot: slot)
         runEnds[s + UInt(n) * ps] = s
-        index[state.rawValue].insert(RunKey(pages: n, start: s))
         account(state, n * pageSize)
         if enqueue && queues(state) {
             if state == .dirty { dirtyQueue.push(PendingEntry(start: s, stamp: st)) }
@@ -149,7 +151,9 @@ struct ArenaCore {
     mutating func removeFree(start: UInt) -> FreeRun {
         guard let run = runs.removeValue(forKey: start) else { preconditionFailure("no free run at \(start)") }
         runEnds[start + UInt(run.pages * pageSize)] = nil
-        index[run.state.rawValue].remove(RunKey(pages: run.pages, start: start))
+        if let (moved, slot) = index[run.state.rawValue].remove(start: start, pages: run.pages, slot: run.slot) {
+            runs[moved]!.slot = slot
+        }
         account(run.state, -run.pages * pageSize)
         return run
     }
@@ -157,14 +161,14 @@ struct ArenaCore {
     /// Takes `pages` pages from the best-fitting free run, preferring dirty, then lazy, then released runs.
     mutating func takeFreePages(_ pages: Int) -> UInt? {
         for state in RunState.allCases {
-            guard let key = index[state.rawValue].bestFit(pages: pages) else { continue }
-            let run = removeFree(start: key.start)
+            guard let start = index[state.rawValue].bestFit(pages: pages) else { continue }
+            let run = removeFree(start: start)
             if run.pages > pages {
                 // The remainder keeps its state and stamp; its deadline entry (keyed by the old start) went stale.
-                addFree(start: key.start + UInt(pages * pageSize), pages: run.pages - pages, state: run.state,
+                addFree(start: start + UInt(pages * pageSize), pages: run.pages - pages, state: run.state,
                         stamp: run.stamp, enqueue: true)
             }
-            return key.start
+            return start
         }
         return nil
     }
@@ -252,7 +256,7 @@ struct ArenaCore {
             page = p
         } else if let p = spare[c] {
             spare[c] = nil
-            partial[c].append(p)
+            pushPartial(c, p)
             page = p
         } else {
             let p = try allocatePages(1)
@@ -261,7 +265,7 @@ struct ArenaCore {
             let tail = capacity % 64
             if tail != 0 { bits[bits.count - 1] = ~UInt64(0) << UInt64(tail) }
             slabs[p] = Slab(sizeClass: c, used: 0, capacity: capacity, bits: bits)
-            partial[c].append(p)
+            pushPartial(c, p)
             page = p
         }
         let size = SizeClasses.sizes[c]
@@ -276,7 +280,7 @@ struct ArenaCore {
             slot = w * 64 + b
             full = slab.used == slab.capacity
         }
-        if full { partial[c].removeLast() }
+        if full { removePartial(c, page) }
         return page + UInt(slot * size)
     }
 
@@ -296,9 +300,9 @@ struct ArenaCore {
             slab.used -= 1
             nowEmpty = slab.used == 0
         }
-        if wasFull { partial[c].append(page) }
+        if wasFull { pushPartial(c, page) }
         if nowEmpty {
-            if let i = partial[c].lastIndex(of: page) { partial[c].remove(at: i) }
+            removePartial(c, page)
             if spare[c] == nil {
                 spare[c] = page
             } else {
@@ -306,6 +310,23 @@ struct ArenaCore {
                 freePages(page, pages: 1)
             }
         }
+    }
+
+    private mutating func pushPartial(_ c: Int, _ page: UInt) {
+        slabs[page]!.partialSlot = partial[c].count
+        partial[c].append(page)
+    }
+
+    /// O(1): swap-remove, patching the moved slab's slot.
+    private mutating func removePartial(_ c: Int, _ page: UInt) {
+        let i = slabs[page]!.partialSlot
+        precondition(i >= 0 && partial[c][i] == page, "partial list out of sync")
+        let last = partial[c].removeLast()
+        if last != page {
+            partial[c][i] = last
+            slabs[last]!.partialSlot = i
+        }
+        slabs[page]!.partialSlot = -1
     }
 
     @inline(__always)

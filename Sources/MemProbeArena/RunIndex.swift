@@ -48,11 +48,75 @@ struct SortedRunKeys {
     var isEmpty: Bool { keys.isEmpty }
 }
 
-/// A free run: its length in pages, state, and when it entered that state (for decay deadlines).
+/// A free run: its length in pages, state, when it entered that state (for decay deadlines), and its slot in
+/// its size bin (small runs) so removal is O(1).
 struct FreeRun {
     var pages: Int
     var state: RunState
     var stamp: Int
+    var slot: Int = -1
+}
+
+/// The free runs of one state, for best-fit search: exact-size bins for runs of 1…`binCount` pages (O(1) insert
+/// and remove, a bitmap of non-empty bins finds the smallest fitting bin in a few instructions), and a sorted
+/// array only for larger runs, which are few even in a fragmented heap.
+struct StateIndex {
+    static let binCount = 128
+    private var bins: [[UInt]] = Array(repeating: [], count: StateIndex.binCount + 1)
+    private var nonEmpty: [UInt64] = Array(repeating: 0, count: StateIndex.binCount / 64)
+    private var large = SortedRunKeys()
+    private(set) var count = 0
+
+    /// Adds a run; returns its bin slot (-1 for a large run).
+    mutating func insert(start: UInt, pages: Int) -> Int {
+        count += 1
+        if pages > Self.binCount {
+            large.insert(RunKey(pages: pages, start: start))
+            return -1
+        }
+        bins[pages].append(start)
+        nonEmpty[(pages - 1) >> 6] |= 1 << UInt64((pages - 1) & 63)
+        return bins[pages].count - 1
+    }
+
+    /// Removes a run. When another run moved into its slot, returns that run's start and new slot.
+    mutating func remove(start: UInt, pages: Int, slot: Int) -> (moved: UInt, slot: Int)? {
+        count -= 1
+        if pages > Self.binCount {
+            large.remove(RunKey(pages: pages, start: start))
+            return nil
+        }
+        precondition(bins[pages][slot] == start, "free-run bin out of sync")
+        let last = bins[pages].removeLast()
+        if bins[pages].isEmpty { nonEmpty[(pages - 1) >> 6] &= ~(1 << UInt64((pages - 1) & 63)) }
+        if last == start { return nil }
+        bins[pages][slot] = last
+        return (last, slot)
+    }
+
+    /// The start of the smallest run with at least `pages` pages, if any.
+    func bestFit(pages: Int) -> UInt? {
+        if pages <= Self.binCount {
+            var w = (pages - 1) >> 6
+            var mask = nonEmpty[w] & (~UInt64(0) << UInt64((pages - 1) & 63))
+            while true {
+                if mask != 0 { return bins[w * 64 + mask.trailingZeroBitCount + 1].last }
+                w += 1
+                if w == nonEmpty.count { break }
+                mask = nonEmpty[w]
+            }
+        }
+        return large.bestFit(pages: pages)?.start
+    }
+
+    /// Every run's start (for release-everything passes and deadline rebuilds).
+    var allStarts: [UInt] {
+        var out: [UInt] = []
+        out.reserveCapacity(count)
+        for b in bins { out.append(contentsOf: b) }
+        out.append(contentsOf: large.keys.map(\.start))
+        return out
+    }
 }
 
 /// A deadline queue entry: the run that started at `start` entered its state at `stamp`. Entries go stale when

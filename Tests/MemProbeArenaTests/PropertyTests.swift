@@ -21,7 +21,9 @@ import Testing
             let first = ops.first ?? 0
             let arena = PageArena(
                 strategy: Self.strategies[first % Self.strategies.count],
-                configuration: .init(regionSize: 256 * 1024, hugePages: false, maxReleaseBytesPerCall: 64 * 1024))
+                                // 256 KiB regions keep every run in the exact-size bins; 2 MiB regions exercise the sorted large-run index.
+                configuration: .init(regionSize: (first / 8) % 2 == 0 ? 256 * 1024 : 2 * MiB, hugePages: false,
+                                     maxReleaseBytesPerCall: 64 * 1024))
             var live: [Live] = []
             var fillCounter: UInt8 = 0
             for v in ops {
