@@ -83,16 +83,21 @@ public struct MemStats: Codable, Sendable, Hashable {
         let memory = try ProcessMemory.read(pid: pid, mode: mode)
         let isSelf = pid == nil || pid == getpid()
         var missing = memory.missing.map { Missing(figure: $0.figure.rawValue, reason: $0.reason) }
-        if mode == .fast { missing.append(Missing(figure: "smapsRollup", reason: "--fast reads status and statm only")) }
-
         var cgroup: MemoryCgroupSnapshot?
-        do {
-            cgroup = try MemoryCgroup.of(pid: memory.pid).snapshot()
-        } catch {
-            missing.append(Missing(figure: "cgroup", reason: error.description))
-        }
         var pressure: MemoryPressure?
-        do { pressure = try MemoryPressure.read() } catch { missing.append(Missing(figure: "pressure", reason: error.description)) }
+        if mode == .fast {
+            // Fast mode is for sampling: status and statm only (a few µs each, no lock taken in the target).
+            for figure in ["smapsRollup", "cgroup", "pressure"] {
+                missing.append(Missing(figure: figure, reason: "--fast reads status and statm only"))
+            }
+        } else {
+            do {
+                cgroup = try MemoryCgroup.of(pid: memory.pid).snapshot()
+            } catch {
+                missing.append(Missing(figure: "cgroup", reason: error.description))
+            }
+            do { pressure = try MemoryPressure.read() } catch { missing.append(Missing(figure: "pressure", reason: error.description)) }
+        }
 
         let rollup = memory.rollup
         var smaps: [String: Int]?

@@ -1,8 +1,12 @@
-// Modes: `memprobe-bench map [options]` runs the ArenaMap benchmarks (MapBenchmarks.swift).
+// Modes: `memprobe-bench snapshot [MiB]` (SnapshotBenchmarks.swift); `memprobe-bench map [options]` runs the ArenaMap benchmarks (MapBenchmarks.swift).
 if CommandLine.arguments.dropFirst().first == "map" {
     MapBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))
+} else if CommandLine.arguments.dropFirst().first == "snapshot" {
+    SnapshotBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "arena" {
     ArenaBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))  // PageArena (ArenaBenchmarks.swift)
+} else if CommandLine.arguments.dropFirst().first == "_hold" {
+    SnapshotBenchmarks.hold(Array(CommandLine.arguments.dropFirst(2)))
 } else {
-    print("usage: memprobe-bench map|arena [options]")
+    print("usage: memprobe-bench map|snapshot|arena [options]")
 }

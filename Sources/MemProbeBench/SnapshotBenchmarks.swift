@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import MemProbe
+import MemProbeSystem
+
+/// `memprobe-bench snapshot`: what a snapshot costs, beside the raw reads it is made of, in the same run.
+///
+/// Targets: this process (small) and a child holding 1 GiB resident in 4 KiB pages (smaps_rollup walks every
+/// page table entry, so its cost grows with RSS; statm does not).
+enum SnapshotBenchmarks {
+    static func run(_ args: [String]) {
+        let holdMiB = args.first.flatMap { Int($0) } ?? 1024
+        print("memprobe-bench snapshot — median of repeated runs, ns per call (ratio to the raw read of the same file)\n")
+        report(target: "self", pid: getpid(), iterations: 400)
+        guard let child = spawnHolder(mib: holdMiB) else {
+            print("could not start the \(holdMiB) MiB holder process")
+            return
+        }
+        defer { kill(child, SIGKILL); var st: Int32 = 0; waitpid(child, &st, 0) }
+        report(target: "child with \(holdMiB) MiB resident", pid: child, iterations: 25)
+    }
+
+    static func report(target: String, pid: Int32, iterations: Int) {
+        let statmFD = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
+        defer { close(statmFD) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let rawStatm = median(iterations) {
+            _ = buffer.withUnsafeMutableBytes { pread(statmFD, $0.baseAddress, $0.count, 0) }
+        }
+        guard let sampler = try? StatmSampler(pid: pid) else { print("cannot open statm of \(pid)"); return }
+        let sampled = median(iterations) { _ = try? sampler.residentBytes() }
+        sampler.close()
+        let fast = median(iterations) { _ = try? MemStats.capture(pid: pid, mode: .fast) }
+        let rawRollup = median(iterations) {
+            let fd = open("/proc/\(pid)/smaps_rollup", O_RDONLY | O_CLOEXEC)
+            _ = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        let full = median(iterations) { _ = try? MemStats.capture(pid: pid, mode: .full) }
+        print("target: \(target) (pid \(pid))")
+        var t = TextTable(headers: ["what", "ns/call", "ratio"])
+        t.append(["raw pread(statm), kept-open fd", "\(rawStatm)", "1.00 (baseline)"])
+        t.append(["StatmSampler.residentBytes()", "\(sampled)", ratio(sampled, rawStatm)])
+        t.append(["snapshot --fast (MemStats .fast)", "\(fast)", ratio(fast, rawStatm)])
+        t.append(["raw open+read+close smaps_rollup", "\(rawRollup)", "1.00 (baseline)"])
+        t.append(["snapshot (MemStats .full)", "\(full)", ratio(full, rawRollup)])
+        print(t.render())
+        print("")
+    }
+
+    static func ratio(_ a: Int, _ b: Int) -> String {
+        let r = Double(a) / Double(max(b, 1))
+        let hundredths = Int((r * 100).rounded())
+        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
+    }
+
+    static func now() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+    }
+
+    static func median(_ n: Int, _ body: () -> Void) -> Int {
+        body()  // warm up
+        var samples: [Int] = []
+        samples.reserveCapacity(n)
+        for _ in 0..<n {
+            let t0 = now()
+            body()
+            samples.append(now() - t0)
+        }
+        samples.sort()
+        return samples[samples.count / 2]
+    }
+
+    /// Re-executes this binary as `memprobe-bench _hold MiB`: it maps and writes MiB mebibytes, then reports ready.
+    static func spawnHolder(mib: Int) -> Int32? {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return nil }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var pid: pid_t = 0
+        let exe = "/proc/self/exe"
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup(exe), strdup("_hold"), strdup("\(mib)"), nil]
+        defer { argv.forEach { free($0) } }
+        guard posix_spawn(&pid, exe, &actions, nil, &argv, environ) == 0 else { return nil }
+        close(fds[1])
+        var byte: UInt8 = 0
+        let n = read(fds[0], &byte, 1)
+        close(fds[0])
+        return n == 1 ? pid : nil
+    }
+
+    /// The holder: map, write every page, signal readiness on stdout, sleep until killed.
+    static func hold(_ args: [String]) -> Never {
+        let mib = args.first.flatMap { Int($0) } ?? 1024
+        let bytes = mib << 20
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
+        madvise(p, bytes, MADV_NOHUGEPAGE)  // 4 KiB pages: the expensive case for smaps_rollup
+        for offset in stride(from: 0, to: bytes, by: 4096) { p.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self) }
+        var ready: UInt8 = 1
+        _ = write(1, &ready, 1)
+        while true { pause() }
+    }
+}
