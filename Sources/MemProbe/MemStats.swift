@@ -137,3 +137,39 @@ public struct MemStats: Codable, Sendable, Hashable {
         )
     }
 }
+
+extension MemStats {
+    private enum CodingKeys: String, CodingKey {
+        case schemaVersion, pid, name, mode, rss, effectiveRss, pss, anonymous, file, shmem, lazyFree, anonHugePages, swap
+        case vmSize, vmPeak, vmHWM, threads, smapsRollup, cgroup, mallocHeap, arenas, pressure, missing
+    }
+
+    /// Encodes every documented key, writing `null` for a figure that was not read (rather than omitting the key),
+    /// so consumers can rely on the schema's shape.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schemaVersion, forKey: .schemaVersion)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(name, forKey: .name)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(rss, forKey: .rss)
+        try c.encode(effectiveRss, forKey: .effectiveRss)
+        try c.encode(pss, forKey: .pss)
+        try c.encode(anonymous, forKey: .anonymous)
+        try c.encode(file, forKey: .file)
+        try c.encode(shmem, forKey: .shmem)
+        try c.encode(lazyFree, forKey: .lazyFree)
+        try c.encode(anonHugePages, forKey: .anonHugePages)
+        try c.encode(swap, forKey: .swap)
+        try c.encode(vmSize, forKey: .vmSize)
+        try c.encode(vmPeak, forKey: .vmPeak)
+        try c.encode(vmHWM, forKey: .vmHWM)
+        try c.encode(threads, forKey: .threads)
+        try c.encode(smapsRollup, forKey: .smapsRollup)
+        try c.encode(cgroup, forKey: .cgroup)
+        try c.encode(mallocHeap, forKey: .mallocHeap)
+        try c.encode(arenas, forKey: .arenas)
+        try c.encode(pressure, forKey: .pressure)
+        try c.encode(missing, forKey: .missing)
+    }
+}
