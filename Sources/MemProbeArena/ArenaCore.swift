@@ -28,8 +28,11 @@ struct ArenaCore {
     var runs: [UInt: FreeRun] = [:]
     var runEnds: [UInt: UInt] = [:]
     var index: [StateIndex] = Array(repeating: StateIndex(), count: RunState.allCases.count)
-    /// Live page-run allocations: start → requested bytes (sized free is checked against it).
+    #if DEBUG
+    /// Debug builds only: live page-run allocations, start → requested bytes, so a wrong size, a double free or
+    /// a foreign pointer is caught at the `deallocate` call instead of corrupting the free-run books.
     var live: [UInt: Int] = [:]
+    #endif
     /// Deadlines of dirty runs (decay, and the "release soon" of dontNeed/lazyFree/unmap/freeThenPageOut).
     var dirtyQueue = PendingQueue()
     /// Deadlines of lazy runs (freeThenPageOut's PAGEOUT step).
@@ -159,16 +162,30 @@ struct ArenaCore {
     }
 
     /// Takes `pages` pages from the best-fitting free run, preferring dirty, then lazy, then released runs.
+    ///
+    /// The pages are cut from the run's high end, so the remainder keeps its start: its address-map entry,
+    /// neighbours and deadline entry stay valid and only its length changes.
     mutating func takeFreePages(_ pages: Int) -> UInt? {
         for state in RunState.allCases {
             guard let start = index[state.rawValue].bestFit(pages: pages) else { continue }
-            let run = removeFree(start: start)
-            if run.pages > pages {
-                // The remainder keeps its state and stamp; its deadline entry (keyed by the old start) went stale.
-                addFree(start: start + UInt(pages * pageSize), pages: run.pages - pages, state: run.state,
-                        stamp: run.stamp, enqueue: true)
+            guard let i = runs.index(forKey: start) else { preconditionFailure("free-run index out of sync") }
+            let run = runs.values[i]
+            if run.pages == pages {
+                removeFree(start: start)
+                return start
             }
-            return start
+            let ps = UInt(pageSize)
+            let keep = run.pages - pages
+            if let (moved, slot) = index[state.rawValue].remove(start: start, pages: run.pages, slot: run.slot) {
+                runs[moved]!.slot = slot
+            }
+            let slot = index[state.rawValue].insert(start: start, pages: keep)
+            runs[start]!.pages = keep
+            runs[start]!.slot = slot
+            runEnds[start + UInt(run.pages) * ps] = nil
+            runEnds[start + UInt(keep) * ps] = start
+            account(state, -pages * pageSize)
+            return start + UInt(keep) * ps
         }
         return nil
     }
@@ -228,7 +245,9 @@ struct ArenaCore {
         } else {
             let pages = (byteCount + pageSize - 1) / pageSize
             address = try allocatePages(max(pages, 1))
+            #if DEBUG
             live[address] = byteCount
+            #endif
         }
         stats.alloc += byteCount
         return address
@@ -236,13 +255,17 @@ struct ArenaCore {
 
     mutating func deallocate(_ address: UInt, byteCount: Int) {
         let page = address & ~UInt(pageSize - 1)
-        if byteCount <= SizeClasses.smallLimit, slabs[page] != nil {
-            freeBlock(address, page: page, byteCount: byteCount)
+        if byteCount <= SizeClasses.smallLimit, freeBlockIfSlab(address, page: page, byteCount: byteCount) {
+            // done
         } else {
+            #if DEBUG
             guard let requested = live.removeValue(forKey: address) else {
                 preconditionFailure("deallocate: \(address) is not a live allocation of this arena (double free?)")
             }
             precondition(requested == byteCount, "deallocate: size \(byteCount) does not match the allocation's \(requested)")
+            #else
+            precondition(address & UInt(pageSize - 1) == 0 && runs[address] == nil, "deallocate: \(address) is not a live page run")
+            #endif
             freePages(address, pages: max((byteCount + pageSize - 1) / pageSize, 1))
         }
         stats.alloc -= byteCount
@@ -256,8 +279,8 @@ struct ArenaCore {
             page = p
         } else if let p = spare[c] {
             spare[c] = nil
-            pushPartial(c, p)
             page = p
+            pushPartial(c, p, at: slabs.index(forKey: p)!)
         } else {
             let p = try allocatePages(1)
             let capacity = pageSize / SizeClasses.sizes[c]
@@ -265,28 +288,30 @@ struct ArenaCore {
             let tail = capacity % 64
             if tail != 0 { bits[bits.count - 1] = ~UInt64(0) << UInt64(tail) }
             slabs[p] = Slab(sizeClass: c, used: 0, capacity: capacity, bits: bits)
-            pushPartial(c, p)
             page = p
+            pushPartial(c, p, at: slabs.index(forKey: p)!)
         }
-        let size = SizeClasses.sizes[c]
-        var full = false
+        // One hash lookup; the slab is then updated in place through its index.
+        let i = slabs.index(forKey: page)!
         var slot = 0
-        withSlab(page) { slab in
+        let full: Bool = slabs.values.withSlab(i) { slab in
             var w = 0
             while slab.bits[w] == ~UInt64(0) { w += 1 }
             let b = (~slab.bits[w]).trailingZeroBitCount
             slab.bits[w] |= 1 << UInt64(b)
             slab.used += 1
             slot = w * 64 + b
-            full = slab.used == slab.capacity
+            return slab.used == slab.capacity
         }
-        if full { removePartial(c, page) }
-        return page + UInt(slot * size)
+        if full { removePartial(c, page, at: i) }
+        return page + UInt(slot * SizeClasses.sizes[c])
     }
 
-    mutating func freeBlock(_ address: UInt, page: UInt, byteCount: Int) {
+    /// Frees a small block if `address` lies in a slab page; false when it does not.
+    mutating func freeBlockIfSlab(_ address: UInt, page: UInt, byteCount: Int) -> Bool {
+        guard let i = slabs.index(forKey: page) else { return false }
         var c = 0, nowEmpty = false, wasFull = false
-        withSlab(page) { slab in
+        slabs.values.withSlab(i) { slab in
             c = slab.sizeClass
             let size = SizeClasses.sizes[c]
             let offset = Int(address - page)
@@ -300,9 +325,9 @@ struct ArenaCore {
             slab.used -= 1
             nowEmpty = slab.used == 0
         }
-        if wasFull { pushPartial(c, page) }
+        if wasFull { pushPartial(c, page, at: i) }
         if nowEmpty {
-            removePartial(c, page)
+            removePartial(c, page, at: i)
             if spare[c] == nil {
                 spare[c] = page
             } else {
@@ -310,28 +335,24 @@ struct ArenaCore {
                 freePages(page, pages: 1)
             }
         }
+        return true
     }
 
-    private mutating func pushPartial(_ c: Int, _ page: UInt) {
-        slabs[page]!.partialSlot = partial[c].count
+    private mutating func pushPartial(_ c: Int, _ page: UInt, at i: Dictionary<UInt, Slab>.Index) {
+        slabs.values[i].partialSlot = partial[c].count
         partial[c].append(page)
     }
 
     /// O(1): swap-remove, patching the moved slab's slot.
-    private mutating func removePartial(_ c: Int, _ page: UInt) {
-        let i = slabs[page]!.partialSlot
-        precondition(i >= 0 && partial[c][i] == page, "partial list out of sync")
+    private mutating func removePartial(_ c: Int, _ page: UInt, at i: Dictionary<UInt, Slab>.Index) {
+        let slot = slabs.values[i].partialSlot
+        precondition(slot >= 0 && partial[c][slot] == page, "partial list out of sync")
+        slabs.values[i].partialSlot = -1
         let last = partial[c].removeLast()
         if last != page {
-            partial[c][i] = last
-            slabs[last]!.partialSlot = i
+            partial[c][slot] = last
+            slabs[last]!.partialSlot = slot
         }
-        slabs[page]!.partialSlot = -1
-    }
-
-    @inline(__always)
-    private mutating func withSlab(_ page: UInt, _ body: (inout Slab) -> Void) {
-        body(&slabs[page]!)
     }
 
     /// Returns every spare empty slab page to the page heap.
@@ -350,5 +371,13 @@ struct ArenaCore {
         for r in extents.ranges {
             try? VirtualMemory.unmap(UnsafeMutableRawPointer(bitPattern: r.start)!, byteCount: r.byteCount)
         }
+    }
+}
+
+extension Dictionary<UInt, Slab>.Values {
+    /// In-place access to one slab through its index (no second hash lookup, no copy of its bitmap).
+    @inline(__always)
+    mutating func withSlab<R>(_ i: Dictionary<UInt, Slab>.Index, _ body: (inout Slab) -> R) -> R {
+        body(&self[i])
     }
 }

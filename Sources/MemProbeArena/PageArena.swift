@@ -10,7 +10,8 @@ import MemProbeSystem
 /// - Freed pages go through the arena's ``ReleaseStrategy``. Work done inside `allocate`/`deallocate` is
 ///   bounded by ``Configuration/maxReleaseBytesPerCall``; the rest is done by later calls,
 ///   ``performDeferredWork(budgetBytes:)`` or ``release(using:)``.
-/// - Thread-safe (two pthread mutexes, see `ArenaLock`). ``stats`` reads a copy published after every change under a separate tiny lock, so a
+/// - Thread-safe (a pthread mutex, see `ArenaLock`). ``stats`` reads a copy published after every change through a
+///   sequence lock (`StatsPublisher`), so a
 ///   reader never waits for an allocation and never sees a half-applied update.
 public final class PageArena: Sendable {
     /// How an arena maps and releases memory.
@@ -34,13 +35,10 @@ public final class PageArena: Sendable {
         }
     }
 
-    private struct Published {
-        var stats = ArenaStats()
-        var strategy: ReleaseStrategy
-    }
-
     private let core: ArenaLock<ArenaCore>
-    private let published: ArenaLock<Published>
+    private let published = StatsPublisher()
+    /// The strategy, for lock-free-ish reads that do not wait behind a long release (tiny lock, rarely written).
+    private let currentStrategy: ArenaLock<ReleaseStrategy>
     /// The configuration the arena was created with.
     public let configuration: Configuration
 
@@ -48,7 +46,7 @@ public final class PageArena: Sendable {
     public init(strategy: ReleaseStrategy = .dontNeed, configuration: Configuration = .init()) {
         self.configuration = configuration
         self.core = ArenaLock(ArenaCore(strategy: strategy, configuration: configuration))
-        self.published = ArenaLock(Published(strategy: strategy))
+        self.currentStrategy = ArenaLock(strategy)
     }
 
     deinit {
@@ -67,13 +65,14 @@ public final class PageArena: Sendable {
     }()
 
     /// The release strategy in force.
-    public var strategy: ReleaseStrategy { published.withLock { $0.strategy } }
+    public var strategy: ReleaseStrategy { currentStrategy.withLock { $0 } }
 
     /// Changes the release strategy. Idle pages keep their state; the new strategy applies from now on.
     public func setStrategy(_ strategy: ReleaseStrategy) {
         core.withLock { c in
             c.setStrategy(strategy)
-            publish(c, strategy: strategy)
+            currentStrategy.withLock { $0 = strategy }
+            publish(c)
         }
     }
 
@@ -115,7 +114,7 @@ public final class PageArena: Sendable {
     }
 
     /// The arena's books, read without taking the allocation lock.
-    public var stats: ArenaStats { published.withLock { $0.stats } }
+    public var stats: ArenaStats { published.read() }
 
     /// Releases every idle page now (Go's `debug.FreeOSMemory`) with `strategy`, or the arena's own.
     ///
@@ -178,11 +177,8 @@ public final class PageArena: Sendable {
     /// Requests beyond this are refused as ``ArenaError/invalidSize(_:)`` (no overflow in page arithmetic).
     static let maxByteCount = 1 << 46
 
-    private func publish(_ c: borrowing ArenaCore, strategy: ReleaseStrategy? = nil) {
-        let s = c.snapshot
-        published.withLock { p in
-            p.stats = s
-            if let strategy { p.strategy = strategy }
-        }
+    @inline(__always)
+    private func publish(_ c: borrowing ArenaCore) {
+        published.publish(c.snapshot)
     }
 }
