@@ -151,7 +151,7 @@ extension ArenaCore {
             done += bytes
             remaining -= max(bytes, pageSize)
             if let tail, bytes > 0, runs[tail]?.state == state {
-                let entry = PendingEntry(start: tail, stamp: runs[tail]!.stamp)
+                let entry = PendingEntry(start: tail, stamp: runs[existing: tail].stamp)
                 withQueue(state) { $0.replaceFront(entry) }
             } else {
                 withQueue(state) { $0.popFront() }
@@ -182,7 +182,7 @@ extension ArenaCore {
         autoSuspended = false
         // Idle runs start their new deadlines now (retain does not stamp freed runs).
         let now = monotonicNanoseconds()
-        for (start, run) in runs where run.state != .released { runs[start]!.stamp = now }
+        for start in runs.allKeys where runs[existing: start].state != .released { runs[existing: start].stamp = now }
         rebuildQueue(.dirty)
         rebuildQueue(.lazy)
     }

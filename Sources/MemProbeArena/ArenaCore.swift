@@ -25,13 +25,13 @@ struct ArenaCore {
 
     var stats = ArenaStats()
     var extents = MappedExtents()
-    var runs: [UInt: FreeRun] = [:]
-    var runEnds: [UInt: UInt] = [:]
+    var runs = AddressTable<FreeRun>()
+    var runEnds = AddressTable<UInt>()
     var index: [StateIndex] = Array(repeating: StateIndex(), count: RunState.allCases.count)
     #if DEBUG
     /// Debug builds only: live page-run allocations, start → requested bytes, so a wrong size, a double free or
     /// a foreign pointer is caught at the `deallocate` call instead of corrupting the free-run books.
-    var live: [UInt: Int] = [:]
+    var live = AddressTable<Int>()
     #endif
     /// Deadlines of dirty runs (decay, and the "release soon" of dontNeed/lazyFree/unmap/freeThenPageOut).
     var dirtyQueue = PendingQueue()
@@ -41,7 +41,7 @@ struct ArenaCore {
     var autoSuspended = false
     var lastDeferredError: ArenaError?
 
-    var slabs: [UInt: Slab] = [:]
+    var slabs = AddressTable<Slab>()
     /// Per size class: pages with at least one free block (the last one is used first).
     var partial: [[UInt]]
     /// Per size class: at most one empty page kept so alternating alloc/free of one block does not
@@ -155,7 +155,7 @@ struct ArenaCore {
         guard let run = runs.removeValue(forKey: start) else { preconditionFailure("no free run at \(start)") }
         runEnds[start + UInt(run.pages * pageSize)] = nil
         if let (moved, slot) = index[run.state.rawValue].remove(start: start, pages: run.pages, slot: run.slot) {
-            runs[moved]!.slot = slot
+            runs[existing: moved].slot = slot
         }
         account(run.state, -run.pages * pageSize)
         return run
@@ -168,8 +168,8 @@ struct ArenaCore {
     mutating func takeFreePages(_ pages: Int) -> UInt? {
         for state in RunState.allCases {
             guard let start = index[state.rawValue].bestFit(pages: pages) else { continue }
-            guard let i = runs.index(forKey: start) else { preconditionFailure("free-run index out of sync") }
-            let run = runs.values[i]
+            guard let i = runs.slot(forKey: start) else { preconditionFailure("free-run index out of sync") }
+            let run = runs[slot: i]
             if run.pages == pages {
                 removeFree(start: start)
                 return start
@@ -177,11 +177,11 @@ struct ArenaCore {
             let ps = UInt(pageSize)
             let keep = run.pages - pages
             if let (moved, slot) = index[state.rawValue].remove(start: start, pages: run.pages, slot: run.slot) {
-                runs[moved]!.slot = slot
+                runs[existing: moved].slot = slot
             }
             let slot = index[state.rawValue].insert(start: start, pages: keep)
-            runs[start]!.pages = keep
-            runs[start]!.slot = slot
+            runs[slot: i].pages = keep
+            runs[slot: i].slot = slot
             runEnds[start + UInt(run.pages) * ps] = nil
             runEnds[start + UInt(keep) * ps] = start
             account(state, -pages * pageSize)
@@ -280,7 +280,7 @@ struct ArenaCore {
         } else if let p = spare[c] {
             spare[c] = nil
             page = p
-            pushPartial(c, p, at: slabs.index(forKey: p)!)
+            pushPartial(c, p, at: slabs.slot(forKey: p)!)
         } else {
             let p = try allocatePages(1)
             let capacity = pageSize / SizeClasses.sizes[c]
@@ -289,12 +289,12 @@ struct ArenaCore {
             if tail != 0 { bits[bits.count - 1] = ~UInt64(0) << UInt64(tail) }
             slabs[p] = Slab(sizeClass: c, used: 0, capacity: capacity, bits: bits)
             page = p
-            pushPartial(c, p, at: slabs.index(forKey: p)!)
+            pushPartial(c, p, at: slabs.slot(forKey: p)!)
         }
         // One hash lookup; the slab is then updated in place through its index.
-        let i = slabs.index(forKey: page)!
+        let i = slabs.slot(forKey: page)!
         var slot = 0
-        let full: Bool = slabs.values.withSlab(i) { slab in
+        let full: Bool = slabs.withValue(slot: i) { slab in
             var w = 0
             while slab.bits[w] == ~UInt64(0) { w += 1 }
             let b = (~slab.bits[w]).trailingZeroBitCount
@@ -309,9 +309,9 @@ struct ArenaCore {
 
     /// Frees a small block if `address` lies in a slab page; false when it does not.
     mutating func freeBlockIfSlab(_ address: UInt, page: UInt, byteCount: Int) -> Bool {
-        guard let i = slabs.index(forKey: page) else { return false }
+        guard let i = slabs.slot(forKey: page) else { return false }
         var c = 0, nowEmpty = false, wasFull = false
-        slabs.values.withSlab(i) { slab in
+        slabs.withValue(slot: i) { slab in
             c = slab.sizeClass
             let size = SizeClasses.sizes[c]
             let offset = Int(address - page)
@@ -338,20 +338,20 @@ struct ArenaCore {
         return true
     }
 
-    private mutating func pushPartial(_ c: Int, _ page: UInt, at i: Dictionary<UInt, Slab>.Index) {
-        slabs.values[i].partialSlot = partial[c].count
+    private mutating func pushPartial(_ c: Int, _ page: UInt, at i: Int) {
+        slabs[slot: i].partialSlot = partial[c].count
         partial[c].append(page)
     }
 
     /// O(1): swap-remove, patching the moved slab's slot.
-    private mutating func removePartial(_ c: Int, _ page: UInt, at i: Dictionary<UInt, Slab>.Index) {
-        let slot = slabs.values[i].partialSlot
+    private mutating func removePartial(_ c: Int, _ page: UInt, at i: Int) {
+        let slot = slabs[slot: i].partialSlot
         precondition(slot >= 0 && partial[c][slot] == page, "partial list out of sync")
-        slabs.values[i].partialSlot = -1
+        slabs[slot: i].partialSlot = -1
         let last = partial[c].removeLast()
         if last != page {
             partial[c][slot] = last
-            slabs[last]!.partialSlot = slot
+            slabs[existing: last].partialSlot = slot
         }
     }
 
@@ -374,10 +374,3 @@ struct ArenaCore {
     }
 }
 
-extension Dictionary<UInt, Slab>.Values {
-    /// In-place access to one slab through its index (no second hash lookup, no copy of its bitmap).
-    @inline(__always)
-    mutating func withSlab<R>(_ i: Dictionary<UInt, Slab>.Index, _ body: (inout Slab) -> R) -> R {
-        body(&self[i])
-    }
-}
