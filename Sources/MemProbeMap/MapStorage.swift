@@ -327,27 +327,22 @@ internal final class _MapStorage<Key: Hashable, Value> {
     func remove(_ key: Key) -> Value? {
         if count == 0 { return nil }
         let h = hash32(key)
-        var t = table.unsafelyUnwrapped
-        var b = probe(t, tableMask, key, h)
+        let t = table.unsafelyUnwrapped
+        let hint = lastEntryHint(t)
+        let b = probe(t, tableMask, key, h)
+        let e: Int
         if b >= 0 {
-            let e = _MapStorage.slotEntry(t[b])
+            e = _MapStorage.slotEntry(t[b])
             _MapStorage.deleteSlot(t, tableMask, b)
-            return removeEntry(at: e)
+        } else {
+            guard let o = oldTable else { return nil }
+            let ob = probe(o, oldMask, key, h)
+            if ob < 0 { return nil }
+            e = _MapStorage.slotEntry(o[ob])
+            o[ob] = _MapStorage.tombstone
         }
-        guard let o = oldTable else { return nil }
-        t = o
-        b = probe(o, oldMask, key, h)
-        if b < 0 { return nil }
-        let e = _MapStorage.slotEntry(t[b])
-        t[b] = _MapStorage.tombstone
-        return removeEntry(at: e)
-    }
-
-    /// Removes entry `e` whose slot is already gone: swap-remove, then repoint the moved entry's slot.
-    @inlinable
-    func removeEntry(at e: Int) -> Value {
         let removed = entry(e).move().value
-        fillHole(e, hint: nil)
+        fillHole(e, hint: hint)
         return removed
     }
 
