@@ -108,7 +108,7 @@ public struct CompareWorkload: Sendable {
             if name == scenario.pressureAfter, let bytes = pressureBytes { try pressurePhase(bytes, store: store, emit: emit) }
         }
         func insertAll(_ s: inout S) { for k in 0..<n { s.insert(key: k, fill: fill(k)) } }
-        func removeAll(_ s: inout S, from: Int = 0) { for k in from..<n { sink &+= s.remove(key: k) } }
+        func removeAll(_ s: inout S) { for k in 0..<n { sink &+= s.remove(key: k) } }
 
         try phase("start") { _ in nil }
         switch scenario {
@@ -118,9 +118,16 @@ public struct CompareWorkload: Sendable {
             try phase("dropped") { $0.drop(); return nil }
             try phase("released") { $0.forceRelease() }
         case .keep:
+            // Survivors are spread evenly over the key (and allocation) order, as an eviction leaves them:
+            // each pins its page, which is what makes glibc keep freed interior pages without malloc_trim.
             let kept = min(keep, n)
+            let stride = max(1, n / max(kept, 1))
+            func survives(_ k: Int) -> Bool { k % stride == 0 && k / stride < kept }
             try phase("inserted") { insertAll(&$0); return nil }
-            try phase("removed") { removeAll(&$0, from: kept); return nil }
+            try phase("removed") { s in
+                for k in 0..<n where !survives(k) { sink &+= s.remove(key: k) }
+                return nil
+            }
             try phase("released") { $0.forceRelease() }
             try phase("copied") { $0.copySurvivors(); return nil }
         case .refill:

@@ -29,6 +29,12 @@ func installCompareSignalHandlers() {
         action.sa_flags = 0  // no SA_RESTART: a blocked read returns EINTR
         sigaction(sig, &action, nil)
     }
+    // A parent may have started us with these signals blocked (the mask is inherited): unblock them.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// How one worker child ended.

@@ -261,8 +261,57 @@ struct CompareCLITests {
         let under = try #require(try record(report, "arena:lazyFree", "pressure").lazyFree)
         #expect(under < before, "LazyFree before \(before), under pressure \(under)")
         #expect(try record(report, "arena:dontNeed", "pressure").cgroupLimit == 64 << 20)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: parent.directory).filter { $0.hasPrefix("memprobe-compare-") }
+        // Only cgroups of memprobe processes that are gone count (other tests may be running one right now).
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: parent.directory).filter { name in
+            guard name.hasPrefix("memprobe-compare-") else { return false }
+            let pid = name.split(separator: "-").dropFirst(2).first.flatMap { Int32($0) } ?? 0
+            return kill(pid, 0) != 0
+        }
         #expect(leftovers.isEmpty, "cgroups left behind: \(leftovers)")
+    }
+}
+
+extension CompareCLITests {
+    @Test("Ctrl-C kills the running child, removes its cgroup and exits 130")
+    func interrupt() throws {
+        let support = MemoryCgroup.managementSupport()
+        var args = ["compare", "--items", "400000", "--contenders", "arena:retain,dictionary", "--format", "json"]
+        if support.parent != nil { args += ["--memory-limit", "1G"] } else { print("SKIP (cgroup part): \(support)") }
+        let p = Process()
+        p.executableURL = CLIProcess.executable
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let name = "memprobe-compare-\(p.processIdentifier)-1"
+        // Wait until the first child is running (its cgroup exists, or a compare-worker child appears).
+        var workerPid: Int32?
+        for _ in 0..<400 where workerPid == nil {
+            usleep(10_000)
+            workerPid = childPids(of: p.processIdentifier).first
+        }
+        let worker = try #require(workerPid, "no worker child appeared")
+        if let parent = support.parent {
+            #expect(FileManager.default.fileExists(atPath: parent.directory + "/" + name))
+        }
+        p.interrupt()
+        p.waitUntilExit()
+        #expect(p.terminationReason == .exit)
+        #expect(p.terminationStatus == 130)
+        #expect(kill(worker, 0) != 0, "the worker must be gone")
+        if let parent = support.parent {
+            #expect(!FileManager.default.fileExists(atPath: parent.directory + "/" + name), "cgroup left behind")
+        }
+    }
+
+    /// Direct children of `pid` from /proc/<pid>/task/*/children.
+    func childPids(of pid: Int32) -> [Int32] {
+        let dir = "/proc/\(pid)/task"
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return tasks.flatMap { t -> [Int32] in
+            let text = (try? String(contentsOfFile: "\(dir)/\(t)/children", encoding: .utf8)) ?? ""
+            return text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
     }
 }
 
