@@ -1,4 +1,4 @@
-import CShims
+import MemProbeSystem
 
 /// The map operations a `memprobe compare` scenario performs, one implementation per kind of contender.
 protocol CompareStore {
@@ -25,15 +25,15 @@ extension CompareStore {
 
 /// glibc's figures: alloc = uordblks + hblkhd (live bytes, mmapped chunks included), sys = arena + hblkhd.
 func mallocFigures(into record: inout CompareRecord) {
-    let m = cshims_mallinfo2()
-    record.alloc = Int(m.uordblks) + Int(m.hblkhd)
-    record.sys = Int(m.arena) + Int(m.hblkhd)
+    let m = MallocHeap.info()
+    record.alloc = m.uordblks + m.hblkhd
+    record.sys = m.arena + m.hblkhd
 }
 
-/// `malloc_trim(0)` timed.
+/// `malloc_trim(0)` timed (the trim call alone, not the RSS reads around it).
 func timedMallocTrim() -> Int {
     let start = compareNanoseconds()
-    _ = cshims_malloc_trim(0)
+    if let result = try? MallocHeap.trim(pad: 0) { return result.nanoseconds }
     return compareNanoseconds() - start
 }
 

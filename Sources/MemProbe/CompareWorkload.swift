@@ -178,10 +178,10 @@ public struct CompareWorkload: Sendable {
             contender: contender.rawValue, scenario: scenario.rawValue, phase: phase, items: store.count,
             valueSize: storedValueSize, requestedValueSize: requestedValueSize)
         store.allocatorFigures(into: &r)
-        let kernel = readOwnSmapsRollup()
-        r.rss = kernel["Rss"]
-        r.anonymous = kernel["Anonymous"]
-        r.lazyFree = kernel["LazyFree"]
+        let kernel = try? SmapsRollup.read(pid: nil)
+        r.rss = kernel?.rss
+        r.anonymous = kernel?.anonymous
+        r.lazyFree = kernel?.lazyFree
         if let rss = r.rss { r.effectiveRss = rss - (r.lazyFree ?? 0) }
         if let cgroup, let snap = try? cgroup.snapshot() {
             r.cgroupUsage = snap.usage
@@ -213,26 +213,4 @@ struct SplitMix64 {
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
     }
-}
-
-/// `/proc/self/smaps_rollup` as `name → bytes` (a private reader, so compare depends on nothing but the file).
-func readOwnSmapsRollup() -> [String: Int] {
-    let fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return [:] }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0, errno == EINTR { continue }
-        if n <= 0 { break }
-        bytes.append(contentsOf: buffer[0..<n])
-    }
-    var result: [String: Int] = [:]
-    for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-        let parts = line.split(whereSeparator: { $0 == " " || $0 == ":" })
-        guard parts.count == 3, parts[2] == "kB", let kb = Int(parts[1]) else { continue }
-        result[String(parts[0])] = kb * 1024
-    }
-    return result
 }
