@@ -52,8 +52,14 @@ struct CompareWorkerCommand: ParsableCommand {
             contender: c, scenario: s, items: items, requestedValueSize: valueSize, keep: keep, pressureBytes: pressure,
             cgroup: group)
         let encoder = JSONEncoder()
+        // Test hook: MEMPROBE_COMPARE_CRASH_AFTER=<phase>@<contender> aborts right after that phase's record,
+        // so the tests can check that a crashed child is reported and the others still run.
+        let crashAfter = getenv("MEMPROBE_COMPARE_CRASH_AFTER").map { String(cString: $0) }
         do {
             try workload.run { message in
+                defer {
+                    if let crashAfter, let r = message.record, crashAfter == "\(r.phase)@\(r.contender)" { abort() }
+                }
                 guard var data = try? encoder.encode(message) else { return }
                 data.append(UInt8(ascii: "\n"))
                 data.withUnsafeBytes { raw in

@@ -304,6 +304,29 @@ extension CompareCLITests {
         }
     }
 
+    @Test("a crashed child is reported as crashed; the others still run; --output writes the file")
+    func crashedChild() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("memprobe-compare-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var env = ProcessInfo.processInfo.environment
+        env["MEMPROBE_COMPARE_CRASH_AFTER"] = "removed@dictionary"
+        let r = try CLIProcess.run(
+            ["compare", "--items", "2000", "--contenders", "dictionary,arena:dontNeed", "--format", "json", "--output", out,
+             "--repeat", "2"],
+            environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.isEmpty, "the report goes to --output")
+        #expect(r.stderr.contains("dictionary (seed): killed by signal \(SIGABRT)"), "\(r.stderr)")
+        let report = try JSONDecoder().decode(CompareReport.self, from: Data(contentsOf: URL(fileURLWithPath: out)))
+        #expect(report.repeatCount == 2)
+        let dict = report.records(scenario: "seed", contender: "dictionary")
+        #expect(dict.map(\.phase) == Self.phases)
+        #expect(dict.map(\.outcome) == [.ok, .ok, .ok, .crashed, .crashed])
+        #expect(dict[3].rss == nil && dict[2].rss != nil)
+        #expect(report.outcome(scenario: "seed", contender: "arena:dontNeed") == .ok)
+        #expect(report.records(scenario: "seed", contender: "arena:dontNeed").allSatisfy { $0.rss != nil })
+    }
+
     /// Direct children of `pid` from /proc/<pid>/task/*/children.
     func childPids(of pid: Int32) -> [Int32] {
         let dir = "/proc/\(pid)/task"
