@@ -341,7 +341,10 @@ internal final class _MapStorage<Key: Hashable, Value> {
             e = _MapStorage.slotEntry(o[ob])
             o[ob] = _MapStorage.tombstone
         }
-        let removed = entry(e).move().value
+        // Move the value straight out and destroy the key in place: no temporary copy of the whole entry.
+        let p = entry(e)
+        let removed = withUnsafeMutablePointer(to: &p.pointee.value) { $0.move() }
+        withUnsafeMutablePointer(to: &p.pointee.key) { _ = $0.deinitialize(count: 1) }
         fillHole(e, hint: hint)
         return removed
     }

@@ -1,6 +1,9 @@
 import MemProbeArena
 import MemProbeMap
 import PropertyBased
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// One step of a random workload, run on ArenaMap and Dictionary side by side.
@@ -76,9 +79,13 @@ func coreApply<K: Hashable>(
 
 @Suite struct CorePropertyTests {
     static let ops = CoreMapOp.generator.array(of: 1...60)
+    /// Fewer runs under the sanitizer passes of tools/test.sh (they set ASAN_OPTIONS / TSAN_OPTIONS): the code paths
+    /// are the same, and TSan makes each step ~10× slower.
+    static let sanitized = getenv("ASAN_OPTIONS") != nil || getenv("TSAN_OPTIONS") != nil
+    static func runs(_ n: Int) -> Int { sanitized ? max(10, n / 4) : n }
 
     @Test func randomOperationsIntKeys() async {
-        await propertyCheck(count: 100, input: Self.ops) { ops in
+        await propertyCheck(count: Self.runs(100), input: Self.ops) { ops in
             let arena = PageArena()
             var map = ArenaMap<Int, Int>(arena: arena)
             var dict: [Int: Int] = [:]
@@ -95,7 +102,7 @@ func coreApply<K: Hashable>(
     }
 
     @Test func randomOperationsCollidingKeys() async {
-        await propertyCheck(count: 60, input: Self.ops) { ops in
+        await propertyCheck(count: Self.runs(60), input: Self.ops) { ops in
             let arena = PageArena(strategy: .lazyFree)
             var map = ArenaMap<CollidingKey, Int>(arena: arena)
             var dict: [CollidingKey: Int] = [:]
@@ -110,7 +117,7 @@ func coreApply<K: Hashable>(
     }
 
     @Test func randomOperationsStringKeysTrackedValues() async {
-        await propertyCheck(count: 60, input: Self.ops) { ops in
+        await propertyCheck(count: Self.runs(60), input: Self.ops) { ops in
             let counter = LifeCounter()
             let arena = PageArena()
             do {
