@@ -17,6 +17,10 @@ import MemProbeSystem
 /// - `effects`: for each strategy, write `--effects-mib` through the arena, free it, let deferred work run, then
 ///   `release()`, and print the arena's books next to the kernel's (smaps_rollup Rss/LazyFree deltas, mincore).
 ///
+/// - `latency`: the pause a caller sees when it frees `--latency-mib` (default 1 GiB) in one call: the `deallocate`
+///   itself, then the slowest of the following small allocate/deallocate calls that drain the backlog, against the
+///   same release done in one `release()` call (what an unbounded design would do inside the free).
+///
 /// Touching pages is never inside a timed region: page faults in a VM cost 2–10 µs and would drown the release.
 enum ArenaBenchmarks {
     struct Options {
@@ -27,12 +31,13 @@ enum ArenaBenchmarks {
         var ops = 100_000
         var thp = true
         var sizes: [Int]? = nil
+        var latencyMiB = 1024
     }
 
     static let usage = """
-        usage: memprobe-bench arena [throughput] [release] [effects] [--runs R] [--ops N] [--release-mib M]
-                                    [--effects-mib M] [--no-thp] [--sizes B,B,…]
-          (no mode: all three)
+        usage: memprobe-bench arena [throughput] [release] [effects] [latency] [--runs R] [--ops N]
+                                    [--release-mib M] [--effects-mib M] [--latency-mib M] [--no-thp] [--sizes B,B,…]
+          (no mode: all four)
         """
 
     static func run(_ arguments: [String]) {
@@ -42,11 +47,12 @@ enum ArenaBenchmarks {
             let a = arguments[i]
             let next = i + 1 < arguments.count ? Int(arguments[i + 1]) : nil
             switch a {
-            case "throughput", "release", "effects": o.modes.append(a)
+            case "throughput", "release", "effects", "latency": o.modes.append(a)
             case "--runs": o.runs = max(1, next ?? o.runs); i += 1
             case "--ops": o.ops = max(100, next ?? o.ops); i += 1
             case "--release-mib": o.releaseMiB = max(4, next ?? o.releaseMiB); i += 1
             case "--effects-mib": o.effectsMiB = max(4, next ?? o.effectsMiB); i += 1
+            case "--latency-mib": o.latencyMiB = max(8, next ?? o.latencyMiB); i += 1
             case "--no-thp": o.thp = false
             case "--sizes":
                 o.sizes = i + 1 < arguments.count ? arguments[i + 1].split(separator: ",").compactMap { Int($0) } : nil
@@ -58,12 +64,13 @@ enum ArenaBenchmarks {
             }
             i += 1
         }
-        if o.modes.isEmpty { o.modes = ["throughput", "release", "effects"] }
+        if o.modes.isEmpty { o.modes = ["throughput", "release", "effects", "latency"] }
         printEnvironment()
         for m in o.modes {
             switch m {
             case "throughput": throughput(o)
             case "release": releaseCost(o)
+            case "latency": latency(o)
             default: effects(o)
             }
         }
@@ -74,6 +81,13 @@ enum ArenaBenchmarks {
     static func now() -> Int {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
+        return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+    }
+
+    /// CPU time of this thread (user + system): unlike wall time, not inflated while the thread is descheduled.
+    static func cpuNow() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
         return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
     }
 
@@ -390,5 +404,64 @@ enum ArenaBenchmarks {
                      mib(x.rss - base.rss), mib(x.lazyFree - base.lazyFree)], widths, left: 2)
             }
         }
+    }
+
+    // MARK: - Latency of a large free
+
+    static func ms(_ ns: Int) -> String { fmt(Double(ns) / 1e6, 2) }
+
+    static func latency(_ o: Options) {
+        let bytes = o.latencyMiB * MiB
+        print("\n## Pause seen by the caller when \(o.latencyMiB) MiB (write-touched) is freed in one call\n")
+        let widths = [21, 13, 12, 12, 12, 9, 11, 13]
+        header(["strategy", "deallocate", "later median", "slowest wall", "slowest CPU", "calls", "drain total",
+                "one release()"], widths)
+        let cases: [(String, ReleaseStrategy, Bool)] = [
+            ("dontNeed", .dontNeed, false), ("lazyFree", .lazyFree, false), ("unmap", .unmap, false),
+            ("freeThenPageOut (due)", .freeThenPageOut(delay: .zero), false),
+            ("dontNeed, THP", .dontNeed, true), ("unmap, THP", .unmap, true),
+        ]
+        for (name, strategy, huge) in cases {
+            // Bounded: the free, then small allocate/deallocate calls (each does its bounded share) until one pair
+            // makes no system call.
+            let a = PageArena(strategy: strategy, configuration: .init(hugePages: huge))
+            let p = try! a.allocate(byteCount: bytes)
+            touch(p, bytes)
+            var t0 = now()
+            a.deallocate(p, byteCount: bytes)
+            let freeNs = now() - t0
+            var slowest = 0, slowestCPU = 0, calls = 0, drainNs = 0
+            var each: [Double] = []
+            while calls < 100_000 {
+                let before = a.stats
+                let c0 = cpuNow()
+                t0 = now()
+                let q = try! a.allocate(byteCount: 64)
+                let t1 = now(), c1 = cpuNow()
+                a.deallocate(q, byteCount: 64)
+                let t2 = now(), c2 = cpuNow()
+                slowest = max(slowest, t1 - t0, t2 - t1)
+                slowestCPU = max(slowestCPU, c1 - c0, c2 - c1)
+                each += [Double(t1 - t0), Double(t2 - t1)]
+                drainNs += t2 - t0
+                calls += 2
+                let after = a.stats
+                if after.madviseCalls + after.munmapCalls == before.madviseCalls + before.munmapCalls { break }
+            }
+            // Unbounded: the same release in one call.
+            let b = PageArena(strategy: .retain, configuration: .init(hugePages: huge))
+            let r = try! b.allocate(byteCount: bytes)
+            touch(r, bytes)
+            b.deallocate(r, byteCount: bytes)
+            t0 = now()
+            _ = try! b.release(using: strategy)
+            let oneNs = now() - t0
+            row([name, ms(freeNs), ms(Int(median(each))), ms(slowest), ms(slowestCPU), "\(calls)", ms(drainNs), ms(oneNs)],
+                widths)
+        }
+        print("\n(ms, wall time unless noted; 'slowest wall' includes being descheduled on a loaded machine, "
+              + "'slowest CPU' is the same calls' thread CPU time (user + system); "
+              + "bound per call: Configuration.maxReleaseBytesPerCall — 4 MiB, 32 MiB in huge-page mode; "
+              + "'later calls' are allocate(64)/deallocate(64) pairs, each doing its bounded share of the backlog)")
     }
 }
