@@ -76,6 +76,24 @@ struct CompareCLITests {
         }
     }
 
+    @Test("JSON validates against docs/compare.schema.json")
+    func jsonAgainstSchemaFile() throws {
+        let run = try Self.run.get()
+        let schemaURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/compare.schema.json")
+        let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: schemaURL)) as? [String: Any])
+        let document = try JSONSerialization.jsonObject(with: run.json)
+        let errors = SchemaCheck.validate(document, schema, path: "$")
+        #expect(errors.isEmpty, "\(errors.prefix(10))")
+        // And the checker does reject a broken document.
+        var broken = try #require(document as? [String: Any])
+        var records = try #require(broken["records"] as? [[String: Any]])
+        records[0]["rss"] = "12 MiB"
+        records[1].removeValue(forKey: "lazyFree")
+        broken["records"] = records
+        #expect(SchemaCheck.validate(broken, schema, path: "$").count == 2)
+    }
+
     @Test("arena:dontNeed: RSS after drop within 2 MiB of the start")
     func dontNeedDrop() throws {
         let report = try Self.run.get().report
@@ -385,5 +403,48 @@ struct CompareModelTests {
         var b = a, c = a
         a.rss = 10; b.rss = 30; c.rss = 20
         #expect(CompareRecord.median(of: [a, b, c]).rss == 20)
+    }
+}
+
+/// A checker for the JSON Schema subset docs/compare.schema.json uses: type, enum, required, properties,
+/// additionalProperties: false, items.
+enum SchemaCheck {
+    static func validate(_ value: Any, _ schema: [String: Any], path: String) -> [String] {
+        if let t = schema["type"] {
+            let types = (t as? [String]) ?? [t as? String ?? ""]
+            guard types.contains(where: { matches(value, $0) }) else { return ["\(path): \(value) is not \(types)"] }
+        }
+        var errors: [String] = []
+        if let allowed = schema["enum"] as? [String], let s = value as? String, !allowed.contains(s) {
+            errors.append("\(path): '\(s)' not in \(allowed)")
+        }
+        if let object = value as? [String: Any] {
+            let properties = schema["properties"] as? [String: [String: Any]] ?? [:]
+            for key in schema["required"] as? [String] ?? [] where object[key] == nil {
+                errors.append("\(path): missing \(key)")
+            }
+            if schema["additionalProperties"] as? Bool == false {
+                for key in object.keys where properties[key] == nil { errors.append("\(path): unexpected \(key)") }
+            }
+            for (key, sub) in properties { if let v = object[key] { errors += validate(v, sub, path: "\(path).\(key)") } }
+        }
+        if let array = value as? [Any], let items = schema["items"] as? [String: Any] {
+            for (i, v) in array.enumerated() { errors += validate(v, items, path: "\(path)[\(i)]") }
+        }
+        return errors
+    }
+
+    static func matches(_ value: Any, _ type: String) -> Bool {
+        switch type {
+        case "null": return value is NSNull
+        case "string": return value is String
+        case "array": return value is [Any]
+        case "object": return value is [String: Any]
+        case "number": return !(value is String) && (value as? NSNumber) != nil
+        case "integer":
+            guard !(value is String), let n = value as? NSNumber else { return false }
+            return n.doubleValue == n.doubleValue.rounded()
+        default: return false
+        }
     }
 }
