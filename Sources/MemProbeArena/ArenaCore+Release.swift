@@ -9,6 +9,22 @@ enum ReleaseAction {
 }
 
 extension ArenaCore {
+    /// Relative cost per byte of a release step, in "4 KiB-page MADV_DONTNEED" units (numerator, denominator),
+    /// from the measurements in research/linux-memory-facts.md §1: on 4 KiB pages DONTNEED ≈ munmap ≈ 300–700 ns
+    /// per page, FREE ≈ 0.6×, PAGEOUT ≈ 3×; on whole 2 MiB huge pages DONTNEED and munmap are ~25× and FREE ~100×
+    /// cheaper per byte, PAGEOUT (which splits them) ~3× cheaper.
+    /// The per-call bound is a cost bound: it stays ~1–3 ms whatever the advice and page size.
+    func costWeight(_ action: ReleaseAction) -> (num: Int, den: Int) {
+        let huge = configuration.hugePages
+        switch action {
+        case .advise(.free, _): return huge ? (1, 64) : (1, 1)
+        case .advise(.pageOut, _): return huge ? (1, 4) : (3, 1)
+        case .advise: return huge ? (1, 16) : (1, 1)
+        case .unmap: return huge ? (1, 16) : (1, 1)
+        case .freeThenPageOut: return huge ? (1, 4) : (4, 1)
+        }
+    }
+
     /// Moves (a part of) the free run at `start` through `action`. The part is the run rounded inward to the
     /// release unit (2 MiB in huge-page mode) and, when `limit` is given, cut to at most `limit` bytes.
     /// On failure the run is left exactly as it was and the error is thrown.
@@ -80,6 +96,7 @@ extension ArenaCore {
     /// Applies `action` to every free run in `state` now.
     mutating func transitionAll(_ state: RunState, _ action: ReleaseAction) throws(ArenaError) -> Int {
         var total = 0
+        if index[state.rawValue].count == 0 { return 0 }
         for start in index[state.rawValue].allStarts {
             guard let run = runs[start], run.state == state else { continue }
             total += try transition(runAt: start, limit: nil, action).bytes
@@ -147,9 +164,11 @@ extension ArenaCore {
                 if now == nil { now = monotonicNanoseconds() }
                 if now! - e.stamp < delay { break }
             }
-            let (bytes, tail) = try transition(runAt: e.start, limit: remaining, action)
+            let w = costWeight(action)
+            let limitBytes = remaining > Int.max / w.den ? Int.max : remaining * w.den / w.num
+            let (bytes, tail) = try transition(runAt: e.start, limit: limitBytes, action)
             done += bytes
-            remaining -= max(bytes, pageSize)
+            remaining -= max(bytes * w.num / w.den, pageSize)
             if let tail, bytes > 0, runs[tail]?.state == state {
                 let entry = PendingEntry(start: tail, stamp: runs[existing: tail].stamp)
                 withQueue(state) { $0.replaceFront(entry) }

@@ -21,17 +21,16 @@ public final class PageArena: Sendable {
         /// Map regions 2 MiB-aligned with MADV_HUGEPAGE and release only whole 2 MiB units
         /// (a 4 KiB release inside a huge page would split it for good).
         public var hugePages: Bool = false
-        /// Upper bound on the bytes one `allocate`/`deallocate` call releases synchronously; the rest is deferred.
-        /// Default 4 MiB (≈ 1–3 ms of MADV_DONTNEED on 4 KiB pages), 32 MiB in huge-page mode (whole huge pages
-        /// release 20–40× faster per byte, so the same time bound covers more bytes).
+        /// Bound on the release work one `allocate`/`deallocate` call does synchronously (the rest is deferred), in
+        /// bytes of MADV_DONTNEED on 4 KiB pages: 4 MiB ≈ 1–3 ms here. Cheaper steps cover more bytes for the same
+        /// cost (MADV_FREE of whole huge pages: 64×, DONTNEED/munmap of huge pages: 16×), MADV_PAGEOUT fewer (⅓).
         public var maxReleaseBytesPerCall: Int = 4 << 20
 
-        /// - Parameter maxReleaseBytesPerCall: nil for the default (4 MiB, or 32 MiB with `hugePages`).
+        /// - Parameter maxReleaseBytesPerCall: nil for the default, 4 MiB of 4 KiB-page DONTNEED-equivalent work.
         public init(regionSize: Int = 64 << 20, hugePages: Bool = false, maxReleaseBytesPerCall: Int? = nil) {
             self.regionSize = max(regionSize, VirtualMemory.pageSize)
             self.hugePages = hugePages
-            let bound = maxReleaseBytesPerCall ?? (hugePages ? 32 << 20 : 4 << 20)
-            self.maxReleaseBytesPerCall = max(bound, hugePages ? VirtualMemory.hugePageSize : VirtualMemory.pageSize)
+            self.maxReleaseBytesPerCall = max(maxReleaseBytesPerCall ?? 4 << 20, VirtualMemory.pageSize)
         }
     }
 

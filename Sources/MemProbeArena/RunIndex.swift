@@ -113,7 +113,13 @@ struct StateIndex {
     var allStarts: [UInt] {
         var out: [UInt] = []
         out.reserveCapacity(count)
-        for b in bins { out.append(contentsOf: b) }
+        for w in nonEmpty.indices {
+            var m = nonEmpty[w]
+            while m != 0 {
+                out.append(contentsOf: bins[w * 64 + m.trailingZeroBitCount + 1])
+                m &= m - 1
+            }
+        }
         out.append(contentsOf: large.keys.map(\.start))
         return out
     }

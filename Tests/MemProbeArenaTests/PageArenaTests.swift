@@ -185,6 +185,22 @@ import Testing
         #expect(try arena.residentBytes() <= 2 * pageSize)
     }
 
+    /// The bound is on cost, not bytes: MADV_FREE of whole huge pages is ~100× cheaper per byte than DONTNEED of
+    /// 4 KiB pages, so one free in huge-page mode may lazily free 64× the bytes.
+    @Test func boundIsACostBoundInHugePageMode() throws {
+        let lazy = PageArena(strategy: .lazyFree, configuration: .init(regionSize: 128 * MiB, hugePages: true))
+        let p = try lazy.allocate(byteCount: 128 * MiB)
+        lazy.deallocate(p, byteCount: 128 * MiB)
+        #expect(lazy.stats.heapReleasedLazy == 128 * MiB, "one call: 128 MiB ≤ 4 MiB × 64")
+        let dn = PageArena(strategy: .dontNeed, configuration: .init(regionSize: 128 * MiB, hugePages: true))
+        let q = try dn.allocate(byteCount: 128 * MiB)
+        dn.deallocate(q, byteCount: 128 * MiB)
+        let s = dn.stats
+        #expect(s.heapIdle - s.heapReleased == 64 * MiB, "DONTNEED of huge pages: 4 MiB × 16 per call: \(s)")
+        try dn.performDeferredWork()
+        #expect(dn.stats.heapIdle == dn.stats.heapReleased)
+    }
+
     @Test func decayReleasesAfterTheDelay() async throws {
         let arena = PageArena(strategy: .decay(delay: .milliseconds(150)))
         let p = try arena.allocate(byteCount: 4 * MiB)
