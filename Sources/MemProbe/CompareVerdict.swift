@@ -97,6 +97,10 @@ public enum CompareVerdicts {
                 trueThreshold: 0.05, falseThreshold: 0.5), true))
         }
         c.append((CompareClaim(
+            claim: "RSS comes back by itself once the map is dropped (no forced release)", scenario: .seed,
+            contenders: everyone, figure: "rss", baseline: "start", peak: "inserted", phase: "dropped", direction: .atMost,
+            trueThreshold: 0.1, falseThreshold: 0.5), false))
+        c.append((CompareClaim(
             claim: "RSS comes back after drop and forced release", scenario: .seed, contenders: everyone.filter { $0 != .arenaLazyFree },
             figure: "rss", baseline: "start", peak: "inserted", phase: "released", direction: .atMost,
             trueThreshold: 0.1, falseThreshold: 0.5), false))
