@@ -17,6 +17,8 @@ import MemProbeSystem
 /// - `effects`: for each strategy, write `--effects-mib` through the arena, free it, let deferred work run, then
 ///   `release()`, and print the arena's books next to the kernel's (smaps_rollup Rss/LazyFree deltas, mincore).
 ///
+/// - `threads`: 1, 2, 4 and 8 threads allocating and freeing on one shared arena vs glibc (which has per-thread
+///   caches and arenas): aggregate millions of allocate+free pairs per second.
 /// - `latency`: the pause a caller sees when it frees `--latency-mib` (default 1 GiB) in one call: the `deallocate`
 ///   itself, then the slowest of the following small allocate/deallocate calls that drain the backlog, against the
 ///   same release done in one `release()` call (what an unbounded design would do inside the free).
@@ -35,9 +37,9 @@ enum ArenaBenchmarks {
     }
 
     static let usage = """
-        usage: memprobe-bench arena [throughput] [release] [effects] [latency] [--runs R] [--ops N]
+        usage: memprobe-bench arena [throughput] [threads] [release] [effects] [latency] [--runs R] [--ops N]
                                     [--release-mib M] [--effects-mib M] [--latency-mib M] [--no-thp] [--sizes B,B,…]
-          (no mode: all four)
+          (no mode: all five)
         """
 
     static func run(_ arguments: [String]) {
@@ -47,7 +49,7 @@ enum ArenaBenchmarks {
             let a = arguments[i]
             let next = i + 1 < arguments.count ? Int(arguments[i + 1]) : nil
             switch a {
-            case "throughput", "release", "effects", "latency": o.modes.append(a)
+            case "throughput", "release", "effects", "latency", "threads": o.modes.append(a)
             case "--runs": o.runs = max(1, next ?? o.runs); i += 1
             case "--ops": o.ops = max(100, next ?? o.ops); i += 1
             case "--release-mib": o.releaseMiB = max(4, next ?? o.releaseMiB); i += 1
@@ -64,13 +66,14 @@ enum ArenaBenchmarks {
             }
             i += 1
         }
-        if o.modes.isEmpty { o.modes = ["throughput", "release", "effects", "latency"] }
+        if o.modes.isEmpty { o.modes = ["throughput", "threads", "release", "effects", "latency"] }
         printEnvironment()
         for m in o.modes {
             switch m {
             case "throughput": throughput(o)
             case "release": releaseCost(o)
             case "latency": latency(o)
+            case "threads": threads(o)
             default: effects(o)
             }
         }
@@ -463,5 +466,76 @@ enum ArenaBenchmarks {
               + "'slowest CPU' is the same calls' thread CPU time (user + system); "
               + "bound per call: Configuration.maxReleaseBytesPerCall — 4 MiB, 32 MiB in huge-page mode; "
               + "'later calls' are allocate(64)/deallocate(64) pairs, each doing its bounded share of the backlog)")
+    }
+
+    // MARK: - Threads sharing one arena
+
+    /// Runs `body(thread)` on `count` POSIX threads at once and returns the wall time until all finished.
+    static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Int {
+        final class Job: @unchecked Sendable {
+            let body: @Sendable (Int) -> Void
+            let index: Int
+            init(_ body: @escaping @Sendable (Int) -> Void, _ index: Int) { self.body = body; self.index = index }
+        }
+        var threads: [pthread_t] = []
+        let t0 = now()
+        for i in 0..<count {
+            var t = pthread_t()
+            let job = Unmanaged.passRetained(Job(body, i)).toOpaque()
+            let rc = pthread_create(&t, nil, { p in
+                let j = Unmanaged<Job>.fromOpaque(p!).takeRetainedValue()
+                j.body(j.index)
+                return nil
+            }, job)
+            precondition(rc == 0, "pthread_create: \(rc)")
+            threads.append(t)
+        }
+        for t in threads { pthread_join(t, nil) }
+        return now() - t0
+    }
+
+    static func threads(_ o: Options) {
+        let pairs = o.ops  // per thread
+        let batch = 64     // live blocks per thread: allocate 64, free 64, repeat
+        print("\n## Threads sharing one arena: \(pairs) allocate+free pairs per thread in batches of \(batch) "
+              + "(million pairs per second, all threads together; best of \(o.runs); this machine has 2 vCPUs)\n")
+        let widths = [9, 8, 14, 14, 12]
+        header(["size", "threads", "arena Mpairs/s", "glibc Mpairs/s", "arena/glibc"], widths)
+        for size in [64, 64 << 10] {
+            for n in [1, 2, 4, 8] {
+                let arena = PageArena(strategy: .retain)
+                var bestArena = 0.0, bestMalloc = 0.0
+                for _ in 0..<o.runs {
+                    let ta = onThreads(n) { _ in
+                        var slots = [UnsafeMutableRawPointer?](repeating: nil, count: batch)
+                        for _ in 0..<(pairs / batch) {
+                            for i in 0..<batch {
+                                let p = try! arena.allocate(byteCount: size)
+                                p.storeBytes(of: 1, as: UInt8.self)
+                                slots[i] = p
+                            }
+                            for i in 0..<batch { arena.deallocate(slots[i]!, byteCount: size) }
+                        }
+                    }
+                    let tm = onThreads(n) { _ in
+                        var slots = [UnsafeMutableRawPointer?](repeating: nil, count: batch)
+                        for _ in 0..<(pairs / batch) {
+                            for i in 0..<batch {
+                                let p = malloc(size)!
+                                p.storeBytes(of: 1, as: UInt8.self)
+                                slots[i] = p
+                            }
+                            for i in 0..<batch { free(slots[i]!) }
+                        }
+                    }
+                    let total = Double(n * (pairs / batch) * batch)
+                    bestArena = max(bestArena, total / Double(ta) * 1e3)
+                    bestMalloc = max(bestMalloc, total / Double(tm) * 1e3)
+                }
+                let sizeText = size >= 1024 ? "\(size / 1024) KiB" : "\(size) B"
+                row([sizeText, "\(n)", fmt(bestArena, 2), fmt(bestMalloc, 2), fmt(bestArena / bestMalloc, 2) + "×"], widths)
+            }
+        }
+        print("\n(the arena has one allocation lock; glibc has per-thread tcaches and up to 8 × cores arenas)")
     }
 }
