@@ -358,12 +358,14 @@ enum ArenaBenchmarks {
         var stats: ArenaStats
         var rss: Int
         var lazyFree: Int
+        var anonHuge: Int
         var resident: Int
     }
 
     static func sample(_ a: PageArena) -> Sample {
         let r = try? SmapsRollup.read(pid: nil)
-        return Sample(stats: a.stats, rss: r?.rss ?? 0, lazyFree: r?.lazyFree ?? 0, resident: (try? a.residentBytes()) ?? -1)
+        return Sample(stats: a.stats, rss: r?.rss ?? 0, lazyFree: r?.lazyFree ?? 0, anonHuge: r?.anonHugePages ?? 0,
+                      resident: (try? a.residentBytes()) ?? -1)
     }
 
     static func mib(_ bytes: Int) -> String { fmt(Double(bytes) / Double(MiB)) }
@@ -374,14 +376,15 @@ enum ArenaBenchmarks {
         print("\n## Effect of each strategy: \(o.effectsMiB) MiB written through the arena, freed, then deferred work, then release()")
         print("(MiB; ΔRss/ΔLazyFree from /proc/self/smaps_rollup against the moment before the allocation; "
               + "mincore counts lazily freed pages as resident)\n")
-        let widths = [24, 26, 7, 9, 7, 9, 7, 7, 8, 7, 10]
-        header(["strategy", "step", "Alloc", "HeapInuse", "Sys", "Released", "lazy", "disc.", "mincore", "ΔRss", "ΔLazyFree"],
-               widths, left: 2)
-        let strategies: [ReleaseStrategy] = [
-            .retain, .lazyFree, .dontNeed, .unmap, .decay(delay: delay), .freeThenPageOut(delay: delay),
+        let widths = [24, 22, 7, 9, 7, 9, 7, 7, 8, 7, 10, 10]
+        header(["strategy", "step", "Alloc", "HeapInuse", "Sys", "Released", "lazy", "disc.", "mincore", "ΔRss", "ΔLazyFree",
+                "ΔAnonHuge"], widths, left: 2)
+        let strategies: [(ReleaseStrategy, Bool)] = [
+            (.retain, false), (.lazyFree, false), (.dontNeed, false), (.unmap, false), (.decay(delay: delay), false),
+            (.freeThenPageOut(delay: delay), false), (.lazyFree, true), (.dontNeed, true), (.unmap, true),
         ]
-        for s in strategies {
-            let a = PageArena(strategy: s)
+        for (s, huge) in strategies {
+            let a = PageArena(strategy: s, configuration: .init(hugePages: huge))
             let base = sample(a)
             let p = try! a.allocate(byteCount: bytes)
             touch(p, bytes)
@@ -389,22 +392,23 @@ enum ArenaBenchmarks {
             a.deallocate(p, byteCount: bytes)
             steps.append(("freed (sync part)", sample(a)))
             _ = try? a.performDeferredWork()
-            steps.append(("deferred work, t=0", sample(a)))
+            steps.append(("deferred, t=0", sample(a)))
             switch s {
             case .decay, .freeThenPageOut:
                 var ts = timespec(tv_sec: 0, tv_nsec: 250_000_000)
                 nanosleep(&ts, nil)
                 _ = try? a.performDeferredWork()
-                steps.append(("deferred work, t=250ms", sample(a)))
+                steps.append(("deferred, t=250ms", sample(a)))
             default: break
             }
             _ = try? a.release()
             steps.append(("release()", sample(a)))
             for (name, x) in steps {
                 let st = x.stats
-                row([s.description, name, mib(st.alloc), mib(st.heapInuse), mib(st.sys), mib(st.heapReleased),
-                     mib(st.heapReleasedLazy), mib(st.heapReleasedDiscarded), mib(x.resident),
-                     mib(x.rss - base.rss), mib(x.lazyFree - base.lazyFree)], widths, left: 2)
+                row([s.description + (huge ? ", hugePages" : ""), name, mib(st.alloc), mib(st.heapInuse), mib(st.sys),
+                     mib(st.heapReleased), mib(st.heapReleasedLazy), mib(st.heapReleasedDiscarded), mib(x.resident),
+                     mib(x.rss - base.rss), mib(x.lazyFree - base.lazyFree), mib(x.anonHuge - base.anonHuge)],
+                    widths, left: 2)
             }
         }
     }
