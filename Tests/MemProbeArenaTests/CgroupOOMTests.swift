@@ -9,7 +9,7 @@ import Testing
 /// needs 400 MiB more (from a second arena: with one arena the freed pages would simply be reused). With
 /// `retain` the freed pages still count, so the kernel OOM-kills the child; with `lazyFree` the kernel takes the
 /// lazily freed pages back first, and with `dontNeed` they are gone already: both survive.
-@Suite struct CgroupOOMTests {
+@Suite(.serialized) struct CgroupOOMTests {
     static let limit = 700 * MiB
 
     /// The child's whole job (also run small in the parent first, so the child only runs code paths whose
