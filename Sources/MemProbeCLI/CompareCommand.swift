@@ -15,7 +15,7 @@ struct CompareCommand: ParsableCommand {
         after another. Every phase records the allocator's books (Alloc, HeapInuse, Sys, HeapReleased), the \
         kernel's (RSS, Anonymous, LazyFree, RSS − LazyFree) and, with --memory-limit, the child's cgroup.
 
-        The default run (seed scenario, every contender, 1,000,000 × 1 KiB) took 35 s in a release build on a \
+        The default run (seed scenario, every contender, 1,000,000 × 1 KiB) took 29–35 s in a release build on a \
         2-core VM (a debug build is several times slower); its hungriest child (Dictionary, while rehashing) peaked \
         at 2.8 GiB RSS, and children run one at a time, so it needs about 3 GiB free. A run whose estimated peak \
         does not fit in MemAvailable is refused. The keep, refill and churn scenarios together took 27 s at \
