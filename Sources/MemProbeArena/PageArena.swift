@@ -1,6 +1,5 @@
 import MemProbeSystem
 
-
 /// A page-run allocator over private anonymous memory that controls what happens to freed pages and keeps
 /// exact Go-style books (``ArenaStats``).
 ///
@@ -10,9 +9,9 @@ import MemProbeSystem
 /// - Freed pages go through the arena's ``ReleaseStrategy``. Work done inside `allocate`/`deallocate` is
 ///   bounded by ``Configuration/maxReleaseBytesPerCall``; the rest is done by later calls,
 ///   ``performDeferredWork(budgetBytes:)`` or ``release(using:)``.
-/// - Thread-safe (a pthread mutex, see `ArenaLock`). ``stats`` reads a copy published after every change through a
-///   sequence lock (`StatsPublisher`), so a
-///   reader never waits for an allocation and never sees a half-applied update.
+/// - Thread-safe (one pthread mutex, see `ArenaLock`). ``stats`` reads a copy published after every change
+///   through a sequence lock (`StatsPublisher`), so a reader never waits for an allocation and never sees a
+///   half-applied update.
 public final class PageArena: Sendable {
     /// How an arena maps and releases memory.
     public struct Configuration: Sendable {
@@ -43,6 +42,10 @@ public final class PageArena: Sendable {
 
     /// Creates an empty arena. No memory is mapped until the first allocation.
     public init(strategy: ReleaseStrategy = .dontNeed, configuration: Configuration = .init()) {
+        // The properties are settable after `Configuration.init`: clamp again.
+        var configuration = configuration
+        configuration.regionSize = max(configuration.regionSize, VirtualMemory.pageSize)
+        configuration.maxReleaseBytesPerCall = max(configuration.maxReleaseBytesPerCall, VirtualMemory.pageSize)
         self.configuration = configuration
         self.core = ArenaLock(ArenaCore(strategy: strategy, configuration: configuration))
         self.currentStrategy = ArenaLock(strategy)
