@@ -398,6 +398,38 @@ struct CompareModelTests {
         #expect(back == r)
     }
 
+    @Test("an OOM-killed contender shows in the table, the survival section, CSV and the plot legend")
+    func rendersOutcomes() throws {
+        let phases = CompareScenario.seed.phases(withPressure: true)
+        func records(_ c: String, dieAt: Int?) -> [CompareRecord] {
+            phases.enumerated().map { i, p in
+                var r = CompareRecord(contender: c, scenario: "seed", phase: p, valueSize: 1024, requestedValueSize: 1000)
+                if let d = dieAt, i >= d { r.outcome = .oomKilled; return r }
+                r.rss = (i == 1 ? 100 : 10) << 20
+                r.lazyFree = c == "arena:lazyFree" && i >= 2 ? (i == 3 ? 40 : 90) << 20 : 0
+                r.effectiveRss = r.rss! - r.lazyFree!
+                return r
+            }
+        }
+        let report = CompareReport(
+            items: 1000, requestedValueSize: 1000, valueSize: 1024, keep: 100, repeatCount: 1, memoryLimit: 128 << 20,
+            pressure: 64 << 20, scenarios: [.seed], contenders: [.arenaRetain, .arenaLazyFree],
+            records: records("arena:retain", dieAt: 3) + records("arena:lazyFree", dieAt: nil), totalNanoseconds: 1)
+        let table = try report.render(.table)
+        #expect(table.contains("OOM-KILLED"))
+        #expect(table.contains("1,000 values × 1.0 KiB (requested 1000 B), memory limit 128.0 MiB, pressure 64.0 MiB"))
+        let survival = try #require(table.split(separator: "\n").first { $0.hasPrefix("arena:lazyFree") && $0.contains("survived") })
+        #expect(survival.contains("90.0 MiB") && survival.contains("40.0 MiB") && survival.contains("50.0 MiB"), "\(survival)")
+        let lazyVerdict = try #require(report.verdicts.first { $0.figure == "lazyFree" })
+        #expect(lazyVerdict.contender == "arena:lazyFree" && lazyVerdict.verdict == .true)
+        #expect(!report.verdicts.contains { $0.contender == "arena:retain" && $0.phase == "pressure" })
+        let csv = report.renderCSV().split(separator: "\n")
+        #expect(csv.count == 1 + 2 * phases.count)
+        #expect(csv.filter { $0.contains(",oom-killed,") }.count == phases.count - 3)
+        #expect(ComparePlot.svg(report).contains("arena:retain (oom-killed)"))
+        #expect(try report.render(.markdown).contains("| arena:retain | OOM-KILLED |"))
+    }
+
     @Test func medians() {
         var a = CompareRecord(contender: "c", scenario: "seed", phase: "p", valueSize: 8, requestedValueSize: 8)
         var b = a, c = a
