@@ -2,6 +2,13 @@ import MemProbeArena
 @testable import MemProbeMap
 import MemProbeSystem
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whether this test process runs under ASan or TSan (tools/test.sh runs both passes).
+let underSanitizer = dlsym(nil, "__asan_init") != nil
+    || dlsym(nil, "__tsan_init") != nil
 
 /// A 1 KiB value, as in the workload (8-byte aligned, so an entry is 1032 bytes).
 struct KiB: Equatable {
@@ -23,33 +30,46 @@ struct ArenaMapMemoryTests {
             let start = try processRssAndLazyFree()
             var filled = (rss: 0, lazyFree: 0)
             var afterRemove = (rss: 0, lazyFree: 0)
-            var inuseFull = 0, inuseFew = 0, heldFew = 0
+            var inuseFull = 0, inuseFew = 0, heldFew = 0, residentFull = 0, residentFew = 0
             do {
                 var m = ArenaMap<Int, KiB>(arena: arena)
                 for i in 0..<Self.entries { m[i] = KiB(i) }
                 inuseFull = arena.stats.heapInuse
+                residentFull = try arena.residentBytes()
                 filled = try processRssAndLazyFree()
                 for i in 8..<Self.entries { m[i] = nil }
-                inuseFew = arena.stats.heapInuse
                 heldFew = m.memoryStats.heldBytes
                 try arena.performDeferredWork()  // the rest of large frees beyond the per-call bound
+                inuseFew = arena.stats.heapInuse
+                residentFew = try arena.residentBytes()
                 afterRemove = try processRssAndLazyFree()
                 for i in 0..<8 { #expect(m[i]?.first == i) }
                 m._checkInvariants()
             }
             try arena.performDeferredWork()
+            let residentDropped = try arena.residentBytes()
             let dropped = try processRssAndLazyFree()
-            print("dontNeed: Rss start \(start.rss / MiB) MiB, filled \(filled.rss / MiB), 8 left \(afterRemove.rss / MiB), dropped \(dropped.rss / MiB); HeapInuse \(inuseFull / MiB) MiB → \(inuseFew >> 10) KiB; map holds \(heldFew >> 10) KiB")
-            // Arena books: HeapInuse ~ payload when full, ≤ 1 MiB with 8 entries left, 0 after the drop.
+            print("dontNeed: Rss start \(start.rss / MiB) MiB, filled \(filled.rss / MiB), 8 left \(afterRemove.rss / MiB), dropped \(dropped.rss / MiB); HeapInuse \(inuseFull / MiB) MiB → \(inuseFew >> 10) KiB; arena resident (mincore) \(residentFull / MiB) MiB → \(residentFew >> 10) KiB → \(residentDropped >> 10) KiB; map holds \(heldFew >> 10) KiB")
+            // Arena books: HeapInuse ~ payload when full, ≤ 1 MiB held with 8 entries left, nothing after the drop.
             #expect(inuseFull >= Self.valueBytes && inuseFull <= Self.valueBytes * 115 / 100)
             #expect(heldFew <= MiB, "map with 8 entries holds \(heldFew) bytes")
             #expect(inuseFew <= 2 * MiB)
             #expect(arena.stats.alloc == 0)
-            // Kernel: Rss rose by about the payload and fell back (slack: other threads of the test process).
+            // Kernel, per page (mincore over the arena's regions): the pages really left.
+            #expect(residentFull >= Self.valueBytes)
+            #expect(residentFew <= 2 * MiB, "\(residentFew) bytes of the arena still resident with 8 entries")
+            #expect(residentDropped <= 2 * MiB)
+            // Kernel, whole process (smaps_rollup): Rss rose by about the payload and fell back.
             #expect(filled.rss - start.rss >= Self.valueBytes * 9 / 10, "fill raised Rss by only \((filled.rss - start.rss) / MiB) MiB")
-            #expect(filled.rss - afterRemove.rss >= Self.valueBytes * 8 / 10, "remove lowered Rss by only \((filled.rss - afterRemove.rss) / MiB) MiB")
-            #expect(afterRemove.rss <= start.rss + 8 * MiB)
-            #expect(dropped.rss <= start.rss + 8 * MiB)
+            if underSanitizer {
+                // ASan/TSan allocators keep other tests' freed memory in quarantine while this runs, so the process
+                // Rss moves for reasons that are not ours: the mincore checks above carry the assertion here.
+                print("dontNeed: under a sanitizer, process-wide Rss checks are informational only")
+            } else {
+                #expect(filled.rss - afterRemove.rss >= Self.valueBytes * 8 / 10, "remove lowered Rss by only \((filled.rss - afterRemove.rss) / MiB) MiB")
+                #expect(afterRemove.rss <= start.rss + 8 * MiB)
+                #expect(dropped.rss <= start.rss + 8 * MiB)
+            }
             expectArenaInvariants(arena)
         }
     }
@@ -69,6 +89,8 @@ struct ArenaMapMemoryTests {
             // MADV_FREE: the pages stay in Rss and show up as LazyFree (minus a few per-CPU batched pages).
             #expect(after.lazyFree - filled.lazyFree >= Self.valueBytes * 7 / 10, "LazyFree rose by only \((after.lazyFree - filled.lazyFree) / MiB) MiB")
             #expect(filled.rss - after.rss <= Self.valueBytes / 4, "Rss fell by \((filled.rss - after.rss) / MiB) MiB under MADV_FREE")
+            // mincore still counts lazily freed pages as resident: the arena's pages stayed.
+            #expect(try arena.residentBytes() >= Self.valueBytes * 8 / 10)
             m.removeAll()
             #expect(arena.stats.alloc == 0)
             // Give the pages back for real so later tests start clean.
