@@ -7,7 +7,10 @@ tools/install-deps.sh || exit 1
 export SWIFT_BACKTRACE=enable=no   # the Swift crash handler misbehaves under ASan and hides real reports
 status=0
 log() { printf '\n==== %s ====\n' "$*"; }
-quiet() { grep -v -e 'Cannot export local symbol' -e '^\[[0-9]*/[0-9]*\] ' ; }
+summary_log=$(mktemp)
+trap 'rm -f "$summary_log"' EXIT
+# Drops linker noise and build progress; keeps a copy of the test output for the closing count.
+quiet() { grep -v -e 'Cannot export local symbol' -e '^\[[0-9]*/[0-9]*\] ' | tee -a "$summary_log"; }
 
 # --no-parallel: many tests assert deltas of this process's RSS (smaps_rollup) against the kernel; suites running
 # side by side would move each other's figures. Threads inside a test still run concurrently.
@@ -34,5 +37,9 @@ if [ "${MEMPROBE_SKIP_SANITIZERS:-0}" != 1 ]; then
     echo "tsan pass: exit $rc in $(( $(date +%s) - start )) s"
 fi
 
+# One closing line over every pass: tests run (Swift Testing's "Test run with N tests") minus tests that failed.
+total=$(grep -o 'Test run with [0-9]* tests' "$summary_log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep '^✘ Test .* failed after' "$summary_log" | grep -vc '^✘ Test run with' || true)
 if [ "$status" -eq 0 ]; then echo "memprobe tests: all passes succeeded"; else echo "memprobe tests: FAILED"; fi
+echo "tests: $((total - failed)) passed, $failed failed"
 exit $status
