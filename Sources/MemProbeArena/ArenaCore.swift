@@ -185,9 +185,32 @@ struct ArenaCore {
             runEnds[start + UInt(run.pages) * ps] = nil
             runEnds[start + UInt(keep) * ps] = start
             account(state, -pages * pageSize)
-            return start + UInt(keep) * ps
+            let taken = start + UInt(keep) * ps
+            if state != .dirty && releaseUnit > pageSize {
+                markSharedHugePageDirty(runStart: start, allocationStart: taken, state: state)
+            }
+            return taken
         }
         return nil
+    }
+
+    /// Huge-page mode: the part of a lazy/released remainder that shares a 2 MiB unit with the allocation just cut
+    /// from it is faulted in (or made non-lazy) together with that huge page as soon as the allocation is written,
+    /// so it is no longer "released": it becomes a dirty run. When the allocation is freed its pages merge with this
+    /// run and the whole unit can be released again. Without this, a fully idle arena kept a dirty sub-unit run next
+    /// to a released one (each too small to release on its own, as runs in different states do not merge) and
+    /// counted resident pages as released (`mincore` > Sys − discarded). It also keeps every lazy and released run
+    /// 2 MiB-aligned, which the inward rounding of releases relies on.
+    private mutating func markSharedHugePageDirty(runStart start: UInt, allocationStart a: UInt, state: RunState) {
+        let unit = UInt(releaseUnit), ps = UInt(pageSize)
+        let cut = max(start, a / unit * unit)
+        guard cut < a else { return }
+        let run = removeFree(start: start)
+        if cut > start {
+            // Same start and stamp: its deadline entry (freeThenPageOut's PAGEOUT of lazy runs) stays valid.
+            addFree(start: start, pages: Int((cut - start) / ps), state: state, stamp: run.stamp, enqueue: false)
+        }
+        addFree(start: cut, pages: Int((a - cut) / ps), state: .dirty, stamp: queues(.dirty) ? monotonicNanoseconds() : 0)
     }
 
     // MARK: - Page runs
