@@ -15,7 +15,7 @@ import Testing
     /// thread held at that instant (seen once under TSan: the child waited forever in `swift_once`). So the child
     /// gets a deadline; a child that misses it is killed and the fork retried, and only three hung children in a
     /// row count as a failure — never a hung test run.
-    static func inChild(timeout: Duration = .seconds(20), _ body: () -> Int32) -> Int32 {
+    static func inChild(timeout: Duration = .seconds(10), _ body: () -> Int32) -> Int32 {
         for _ in 0..<3 {
             let pid = fork()
             if pid == 0 { _exit(body()) }
