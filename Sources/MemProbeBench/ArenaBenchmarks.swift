@@ -468,7 +468,8 @@ enum ArenaBenchmarks {
         }
         print("\n(ms, wall time unless noted; 'slowest wall' includes being descheduled on a loaded machine, "
               + "'slowest CPU' is the same calls' thread CPU time (user + system); "
-              + "bound per call: Configuration.maxReleaseBytesPerCall — 4 MiB, 32 MiB in huge-page mode; "
+              + "bound per call: Configuration.maxReleaseBytesPerCall = 4 MiB of 4 KiB-page DONTNEED-equivalent work, "
+              + "weighted by each advice's cost per byte (huge-page DONTNEED/munmap 64 MiB, PAGEOUT 1.3 MiB, …); "
               + "'later calls' are allocate(64)/deallocate(64) pairs, each doing its bounded share of the backlog)")
     }
 
