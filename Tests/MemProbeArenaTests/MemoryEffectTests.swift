@@ -27,6 +27,11 @@ import Testing
     /// Allocates and writes 256 MiB, frees it; returns the sample taken while it was written.
     func fill(_ arena: PageArena) throws -> (start: UInt, written: Sample) {
         let p = try arena.allocate(byteCount: Self.size)
+        // The kernel merges adjacent anonymous mappings into one VMA, so the smaps entry of this range could include
+        // another arena's memory (ArenaMap tests run in parallel in this process; seen: a neighbour's 64 MiB
+        // release showed up here). A VMA flag of its own (NOHUGEPAGE; pages are 4 KiB here anyway, THP is
+        // `madvise`) splits the range into VMAs that never merge with a neighbour's.
+        _ = try? VirtualMemory.advise(p, byteCount: Self.size, .noHugePage)
         touch(p, Self.size)
         let start = UInt(bitPattern: p)
         let written = Sample(arena, start)
@@ -61,7 +66,7 @@ import Testing
         let after = Sample(arena, start)
         report("retain", w, after)
         #expect(r.releasedBytes == 0)
-        #expect(abs(after.rss - w.rss) <= Self.slack && after.lazyFree == 0)
+        #expect(abs(after.rss - w.rss) <= Self.slack && abs(after.lazyFree - w.lazyFree) <= Self.slack)
         if let d = rollupDelta(w, after) { #expect(abs(d) <= 17 * MiB, "smaps_rollup: nothing moved") }
         #expect(after.stats.heapIdle == Self.size && after.stats.heapReleased == 0)
         try expectResidencyInvariant(arena)
@@ -135,7 +140,7 @@ import Testing
         report("freeThenPageOut:300ms (after the delay)", w, after)
         #expect(w.rss - after.rss >= Self.size - Self.slack, "PAGEOUT discarded the lazy pages")
         if let d = rollupDelta(w, after) { #expect(-d >= Self.size - 17 * MiB, "smaps_rollup sees it too") }
-        #expect(after.lazyFree <= Self.slack)
+        #expect(after.lazyFree - w.lazyFree <= Self.slack, "LazyFree back to where it was")
         #expect(after.stats.heapReleasedDiscarded == Self.size)
     }
 
