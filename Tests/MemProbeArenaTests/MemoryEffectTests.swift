@@ -141,7 +141,9 @@ import Testing
         #expect(w.rss - after.rss >= Self.size - Self.slack, "PAGEOUT discarded the lazy pages")
         if let d = rollupDelta(w, after) { #expect(-d >= Self.size - 17 * MiB, "smaps_rollup sees it too") }
         #expect(after.lazyFree - w.lazyFree <= Self.slack, "LazyFree back to where it was")
-        #expect(after.stats.heapReleasedDiscarded == Self.size)
+        // PAGEOUT can miss pages still in another CPU's lazy-free batch; the arena keeps those lazy.
+        #expect(after.stats.heapReleasedDiscarded >= Self.size - Self.slack)
+        #expect(after.stats.heapReleased == Self.size)
     }
 
     @Test func hugePagesReleasedWhole() throws {
