@@ -69,6 +69,12 @@ import Testing
     }
 
     @Test func environmentVariableSelectsOrRejects() {
+        if Self.underSanitizer() {
+            // Under TSan the forked child inherited a runtime lock held by another test thread in most runs (the
+            // retry then costs 10 s per hang); the parsing itself is covered by ReleaseStrategyTests in every pass.
+            print("SKIP: MEMPROBE_RELEASE test in a forked child under a sanitizer (fork of a threaded process)")
+            return
+        }
         unsetenv("MEMPROBE_RELEASE_UNUSED")  // warm up libc env code in the parent
         // …and every parsing path the child takes (first use instantiates runtime metadata under a global once).
         for text in ["decay:250ms", "", "madvdontneed=1", "dontNeed"] { _ = try? ReleaseStrategy(parsing: text) }
