@@ -16,7 +16,7 @@ quiet() { grep -v -e 'Cannot export local symbol' -e '^\[[0-9]*/[0-9]*\] ' | tee
 # side by side would move each other's figures. Threads inside a test still run concurrently.
 log "1/3 debug: swift test"
 start=$(date +%s)
-swift test --no-parallel 2>&1 | quiet; rc=${PIPESTATUS[0]}
+swift test --disable-xctest --no-parallel 2>&1 | quiet; rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || status=1
 echo "debug pass: exit $rc in $(( $(date +%s) - start )) s"
 
@@ -24,14 +24,14 @@ if [ "${MEMPROBE_SKIP_SANITIZERS:-0}" != 1 ]; then
     log "2/3 AddressSanitizer: unsafe-pointer code (CShims, system layer, arena, map)"
     start=$(date +%s)
     LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp" ASAN_OPTIONS="detect_leaks=1" \
-        swift test --no-parallel --scratch-path .build-asan --sanitize=address \
+        swift test --disable-xctest --no-parallel --scratch-path .build-asan --sanitize=address \
         --filter 'CShimsTests|MemProbeSystemTests|MemProbeArenaTests|MemProbeMapTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
     [ "$rc" -eq 0 ] || status=1
     echo "asan pass: exit $rc in $(( $(date +%s) - start )) s"
 
     log "3/3 ThreadSanitizer: shared state (arena, maps sharing an arena, syscall mock)"
     start=$(date +%s)
-    TSAN_OPTIONS="halt_on_error=1" swift test --no-parallel --scratch-path .build-tsan --sanitize=thread \
+    TSAN_OPTIONS="halt_on_error=1" swift test --disable-xctest --no-parallel --scratch-path .build-tsan --sanitize=thread \
         --filter 'MemProbeArenaTests|MemProbeMapTests|MemProbeSystemTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
     [ "$rc" -eq 0 ] || status=1
     echo "tsan pass: exit $rc in $(( $(date +%s) - start )) s"
