@@ -2,6 +2,7 @@
 @preconcurrency import Glibc
 #endif
 import MemProbeArena
+import MemProbeSystem
 import MemProbeMap
 
 /// `ArenaMap<Int, P>` on a private `PageArena` with the contender's release strategy.
@@ -38,9 +39,9 @@ struct ArenaStore<P: ComparePayload>: CompareStore {
 
     /// The scavenger tick at the end of a phase.
     mutating func tick() -> Int? {
-        let start = compareNanoseconds()
+        let start = monotonicNanoseconds()
         _ = try? arena.performDeferredWork()
-        return compareNanoseconds() - start
+        return monotonicNanoseconds() - start
     }
 
     mutating func forceRelease() -> Int? {
@@ -52,9 +53,9 @@ struct ArenaStore<P: ComparePayload>: CompareStore {
             _ = nanosleep(&ts, nil)
             total += tick() ?? 0
         }
-        let start = compareNanoseconds()
+        let start = monotonicNanoseconds()
         _ = try? arena.release()
-        return total + compareNanoseconds() - start
+        return total + monotonicNanoseconds() - start
     }
 
     func allocatorFigures(into r: inout CompareRecord) {

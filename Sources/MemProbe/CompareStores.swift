@@ -32,9 +32,9 @@ func mallocFigures(into record: inout CompareRecord) {
 
 /// `malloc_trim(0)` timed (the trim call alone, not the RSS reads around it).
 func timedMallocTrim() -> Int {
-    let start = compareNanoseconds()
+    let start = monotonicNanoseconds()
     if let result = try? MallocHeap.trim(pad: 0) { return result.nanoseconds }
-    return compareNanoseconds() - start
+    return monotonicNanoseconds() - start
 }
 
 /// `Dictionary<Int, P>`: values inline in the hash table's storage.

@@ -96,11 +96,11 @@ public struct CompareWorkload: Sendable {
 
         func phase(_ name: String, _ body: (inout S) throws -> Int?) throws {
             emit(CompareWorkerMessage(starting: name))
-            let start = compareNanoseconds()
+            let start = monotonicNanoseconds()
             let forced = try body(&store)
             let ticked = store.tick()
             let releaseNanoseconds = forced == nil && ticked == nil ? nil : (forced ?? 0) + (ticked ?? 0)
-            let elapsed = compareNanoseconds() - start
+            let elapsed = monotonicNanoseconds() - start
             var record = measure(name, store: store)
             record.phaseNanoseconds = elapsed
             record.releaseNanoseconds = releaseNanoseconds
@@ -161,12 +161,12 @@ public struct CompareWorkload: Sendable {
     /// Writes `bytes` of fresh anonymous memory, measures with it held, then unmaps it.
     private func pressurePhase<S: CompareStore>(_ bytes: Int, store: S, emit: (CompareWorkerMessage) -> Void) throws {
         emit(CompareWorkerMessage(starting: "pressure"))
-        let start = compareNanoseconds()
+        let start = monotonicNanoseconds()
         guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
             throw CompareWorkloadError.pressureFailed(bytes: bytes, errno: errno)
         }
         memset(p, 0x5a, bytes)
-        let elapsed = compareNanoseconds() - start
+        let elapsed = monotonicNanoseconds() - start
         var record = measure("pressure", store: store)
         record.phaseNanoseconds = elapsed
         emit(CompareWorkerMessage(record: record))
@@ -194,13 +194,6 @@ public struct CompareWorkload: Sendable {
 
 /// Keeps the optimizer from discarding the bytes read back.
 nonisolated(unsafe) var compareSink: UInt8 = 0
-
-/// CLOCK_MONOTONIC in nanoseconds.
-func compareNanoseconds() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-}
 
 /// A small deterministic generator for the churn scenario (SplitMix64).
 struct SplitMix64 {

@@ -81,19 +81,6 @@ enum ArenaBenchmarks {
 
     // MARK: - Shared helpers
 
-    static func now() -> Int {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-    }
-
-    /// CPU time of this thread (user + system): unlike wall time, not inflated while the thread is descheduled.
-    static func cpuNow() -> Int {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-    }
-
     static let pageSize = VirtualMemory.pageSize
     static let MiB = 1 << 20
 
@@ -186,14 +173,14 @@ enum ArenaBenchmarks {
         count: Int, order: [Int], slots: UnsafeMutableBufferPointer<UnsafeMutableRawPointer?>,
         allocate: (Int) -> UnsafeMutableRawPointer, free: (UnsafeMutableRawPointer) -> Void
     ) -> Double {
-        let t0 = now()
+        let t0 = monotonicNanoseconds()
         for i in 0..<count {
             let p = allocate(i)
             p.storeBytes(of: UInt8(truncatingIfNeeded: i), as: UInt8.self)
             slots[i] = p
         }
         for i in order { free(slots[i]!) }
-        return Double(now() - t0) / Double(count)
+        return Double(monotonicNanoseconds() - t0) / Double(count)
     }
 
     static func throughput(_ o: Options) {
@@ -265,9 +252,9 @@ enum ArenaBenchmarks {
     /// ns per 4 KiB page of the raw call on a freshly touched range.
     static func timeRaw(_ c: ReleaseCase, bytes: Int) -> Double {
         let p = rawRange(bytes, hugePages: c.hugePages)
-        let t0 = now()
+        let t0 = monotonicNanoseconds()
         c.raw(p, bytes)
-        let ns = now() - t0
+        let ns = monotonicNanoseconds() - t0
         if !c.unmapsRaw { _ = cshims_munmap(p, bytes) }
         return Double(ns) / Double(bytes / 4096)
     }
@@ -282,9 +269,9 @@ enum ArenaBenchmarks {
         let p = try! a.allocate(byteCount: bytes)
         touch(p, bytes)
         a.deallocate(p, byteCount: bytes)
-        let t0 = now()
+        let t0 = monotonicNanoseconds()
         let r = try! a.release(using: c.strategy)
-        let ns = now() - t0
+        let ns = monotonicNanoseconds() - t0
         precondition(r.releasedBytes >= bytes - (c.hugePages ? VirtualMemory.hugePageSize : 0), "\(c.name): released \(r.releasedBytes) of \(bytes)")
         return (Double(ns) / Double(bytes / 4096), r.madviseCalls)
     }
@@ -297,10 +284,10 @@ enum ArenaBenchmarks {
         touch(p, bytes)
         let before = a.stats
         let bound = a.configuration.maxReleaseBytesPerCall
-        let t0 = now()
+        let t0 = monotonicNanoseconds()
         a.deallocate(p, byteCount: bytes)
         while try! a.performDeferredWork(budgetBytes: bound).releasedBytes > 0 {}
-        let ns = now() - t0
+        let ns = monotonicNanoseconds() - t0
         let after = a.stats
         let calls = after.madviseCalls + after.munmapCalls - before.madviseCalls - before.munmapCalls
         return (Double(ns) / Double(bytes / 4096), calls)
@@ -434,19 +421,19 @@ enum ArenaBenchmarks {
             let a = PageArena(strategy: strategy, configuration: .init(hugePages: huge))
             let p = try! a.allocate(byteCount: bytes)
             touch(p, bytes)
-            var t0 = now()
+            var t0 = monotonicNanoseconds()
             a.deallocate(p, byteCount: bytes)
-            let freeNs = now() - t0
+            let freeNs = monotonicNanoseconds() - t0
             var slowest = 0, slowestCPU = 0, calls = 0, drainNs = 0
             var each: [Double] = []
             while calls < 100_000 {
                 let before = a.stats
-                let c0 = cpuNow()
-                t0 = now()
+                let c0 = threadCPUNanoseconds()
+                t0 = monotonicNanoseconds()
                 let q = try! a.allocate(byteCount: 64)
-                let t1 = now(), c1 = cpuNow()
+                let t1 = monotonicNanoseconds(), c1 = threadCPUNanoseconds()
                 a.deallocate(q, byteCount: 64)
-                let t2 = now(), c2 = cpuNow()
+                let t2 = monotonicNanoseconds(), c2 = threadCPUNanoseconds()
                 slowest = max(slowest, t1 - t0, t2 - t1)
                 slowestCPU = max(slowestCPU, c1 - c0, c2 - c1)
                 each += [Double(t1 - t0), Double(t2 - t1)]
@@ -460,9 +447,9 @@ enum ArenaBenchmarks {
             let r = try! b.allocate(byteCount: bytes)
             touch(r, bytes)
             b.deallocate(r, byteCount: bytes)
-            t0 = now()
+            t0 = monotonicNanoseconds()
             _ = try! b.release(using: strategy)
-            let oneNs = now() - t0
+            let oneNs = monotonicNanoseconds() - t0
             row([name, ms(freeNs), ms(Int(median(each))), ms(slowest), ms(slowestCPU), "\(calls)", ms(drainNs), ms(oneNs)],
                 widths)
         }
@@ -483,7 +470,7 @@ enum ArenaBenchmarks {
             init(_ body: @escaping @Sendable (Int) -> Void, _ index: Int) { self.body = body; self.index = index }
         }
         var threads: [pthread_t] = []
-        let t0 = now()
+        let t0 = monotonicNanoseconds()
         for i in 0..<count {
             var t = pthread_t()
             let job = Unmanaged.passRetained(Job(body, i)).toOpaque()
@@ -496,7 +483,7 @@ enum ArenaBenchmarks {
             threads.append(t)
         }
         for t in threads { pthread_join(t, nil) }
-        return now() - t0
+        return monotonicNanoseconds() - t0
     }
 
     static func threads(_ o: Options) {

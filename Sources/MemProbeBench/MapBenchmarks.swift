@@ -311,19 +311,19 @@ enum MapBenchmarks {
         for run in 0..<runs {
             var d: [Int: Int] = [:]
             for (i, k) in keys.insert.enumerated() {
-                let c0 = threadCPUNanos()
-                let t0 = nowNanos()
+                let c0 = threadCPUNanoseconds()
+                let t0 = monotonicNanoseconds()
                 d[k] = k
-                wall[i] = UInt32(clamping: nowNanos() - t0)
-                cpu[i] = min(wall[i], UInt32(clamping: threadCPUNanos() - c0))
+                wall[i] = UInt32(clamping: monotonicNanoseconds() - t0)
+                cpu[i] = min(wall[i], UInt32(clamping: threadCPUNanoseconds() - c0))
             }
             record("Dictionary insert", run: run)
             for (i, k) in keys.remove.enumerated() {
-                let c0 = threadCPUNanos()
-                let t0 = nowNanos()
+                let c0 = threadCPUNanoseconds()
+                let t0 = monotonicNanoseconds()
                 d[k] = nil
-                wall[i] = UInt32(clamping: nowNanos() - t0)
-                cpu[i] = min(wall[i], UInt32(clamping: threadCPUNanos() - c0))
+                wall[i] = UInt32(clamping: monotonicNanoseconds() - t0)
+                cpu[i] = min(wall[i], UInt32(clamping: threadCPUNanoseconds() - c0))
             }
             record("Dictionary remove", run: run)
             d = [:]
@@ -337,11 +337,11 @@ enum MapBenchmarks {
                 for (i, k) in order.enumerated() {
                     let sys0 = arena.stats.madviseCalls + arena.stats.mmapCalls + arena.stats.munmapCalls
                     let before = m.memoryStats
-                    let c0 = threadCPUNanos()
-                    let t0 = nowNanos()
+                    let c0 = threadCPUNanoseconds()
+                    let t0 = monotonicNanoseconds()
                     if pass == 0 { m[k] = k } else { m[k] = nil }
-                    wall[i] = UInt32(clamping: nowNanos() - t0)
-                    cpu[i] = min(wall[i], UInt32(clamping: threadCPUNanos() - c0))
+                    wall[i] = UInt32(clamping: monotonicNanoseconds() - t0)
+                    cpu[i] = min(wall[i], UInt32(clamping: threadCPUNanoseconds() - c0))
                     if cpu[i] > 500_000 {
                         let after = m.memoryStats
                         let sys = arena.stats.madviseCalls + arena.stats.mmapCalls + arena.stats.munmapCalls - sys0
@@ -369,13 +369,6 @@ enum MapBenchmarks {
             Goal(name: "same in wall time, preemption included (scheduler noise on a shared 2-core VM)",
                  measured: max(worst("ArenaMap insert", \.max), worst("ArenaMap remove", \.max)) / worst("Dictionary insert", \.max), limit: 0.1, unit: "×"),
         ]
-    }
-
-    /// CPU time this thread has used, in nanoseconds (user + system, so page faults and syscalls count).
-    static func threadCPUNanos() -> Int {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
     }
 
     static func us(_ ns: UInt32) -> String { Fmt.fixed1(Double(ns) / 1000) + " µs" }
@@ -438,18 +431,12 @@ enum MapBenchmarks {
         (try? Statm.read(pid: nil).resident) ?? -1
     }
 
-    static func nowNanos() -> Int {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-    }
-
     /// Nanoseconds `body` took.
     @inline(never)
     static func time(_ body: () -> Void) -> Double {
-        let t0 = nowNanos()
+        let t0 = monotonicNanoseconds()
         body()
-        return Double(nowNanos() - t0)
+        return Double(monotonicNanoseconds() - t0)
     }
 
     /// A 1 KiB value (8-byte aligned, so an Int-keyed entry is 1032 bytes).

@@ -55,20 +55,14 @@ enum SnapshotBenchmarks {
         return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
     }
 
-    static func now() -> Int {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-    }
-
     static func median(_ n: Int, _ body: () -> Void) -> Int {
         body()  // warm up
         var samples: [Int] = []
         samples.reserveCapacity(n)
         for _ in 0..<n {
-            let t0 = now()
+            let t0 = monotonicNanoseconds()
             body()
-            samples.append(now() - t0)
+            samples.append(monotonicNanoseconds() - t0)
         }
         samples.sort()
         return samples[samples.count / 2]

@@ -150,7 +150,7 @@ struct CompareCommand: ParsableCommand {
 
         installCompareSignalHandlers()
         let showProgress = stderrIsTerminal
-        let started = monotonicNow()
+        let started = monotonicNanoseconds()
         let stored = CompareValueSize.stored(forRequested: s.valueSize) ?? s.valueSize
         var records: [CompareRecord] = []
         var serial = 0
@@ -210,7 +210,7 @@ struct CompareCommand: ParsableCommand {
         let report = CompareReport(
             items: s.items, requestedValueSize: s.valueSize, valueSize: stored, keep: s.keep, repeatCount: s.repeatCount,
             memoryLimit: s.memoryLimit, pressure: s.pressure, scenarios: s.scenarios, contenders: s.contenders,
-            records: records, totalNanoseconds: monotonicNow() - started)
+            records: records, totalNanoseconds: monotonicNanoseconds() - started)
         let text = try report.render(s.format)
         if let output { try writeFile(output, text) } else { print(text, terminator: "") }
         if let plot { try writeFile(plot, ComparePlot.svg(report)) }
@@ -242,8 +242,3 @@ func printProgress(_ text: String) {
     fflush(stderr)
 }
 
-func monotonicNow() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-}

@@ -138,12 +138,6 @@ extension MemoryCgroup {
     }
 }
 
-private func monotonicNanoseconds() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int(ts.tv_sec) * 1_000_000_000 + Int(ts.tv_nsec)
-}
-
 /// A change to the cgroup file system.
 enum CgroupFileSystemOperation: Sendable {
     case write(path: String, text: String)

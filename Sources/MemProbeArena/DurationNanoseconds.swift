@@ -2,14 +2,6 @@
 @preconcurrency import Glibc
 #endif
 
-/// CLOCK_MONOTONIC in nanoseconds: cheap (vDSO) and immune to wall-clock steps.
-@inline(__always)
-func monotonicNanoseconds() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-}
-
 extension Duration {
     /// Whole nanoseconds, saturating.
     var nanosecondsClamped: Int {
