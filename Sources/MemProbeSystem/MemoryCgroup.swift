@@ -320,28 +320,11 @@ func trimmed(_ s: String) -> Substring {
 }
 
 // MARK: Small-file reading
-// A private reader of small /proc and cgroup files through the system-layer choke points
-// (system_openReadOnly / system_pread). The shared ProcFile reader may replace it later.
 
+/// Reads a small /proc or cgroup file through ProcFile's open + pread loop, keeping the raw errno
+/// (cgroup files map it to ``MemoryCgroupError`` with the path).
 func cgroupReadText(_ path: String) -> Result<String, Errno> {
-    let fd: Int32
-    switch system_openReadOnly(path) {
-    case .success(let f): fd = f
-    case .failure(let e): return .failure(e)
-    }
-    defer { system_close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let r = chunk.withUnsafeMutableBytes { system_pread(fd, $0, bytes.count) }
-        switch r {
-        case .failure(let e): return .failure(e)
-        case .success(0): return .success(String(decoding: bytes, as: UTF8.self))
-        case .success(let n):
-            bytes.append(contentsOf: chunk[..<n])
-            if bytes.count > 4 << 20 { return .failure(.fileTooLarge) }
-        }
-    }
+    ProcFile.readText(path).mapError(\.errno)
 }
 
 func cgroupFileExists(_ path: String) -> Bool {

@@ -48,13 +48,10 @@ public enum ProcFile {
     /// Uses `open` + a `pread` loop until end of file. If the process exits mid-read, the partial text is
     /// discarded and ``ProcFileError/exitedDuringRead(path:)`` is thrown.
     public static func read(_ path: String) throws(ProcFileError) -> String {
-        let fd: Int32
-        switch system_openReadOnly(path) {
-        case .success(let f): fd = f
-        case .failure(let e): throw mapOpenError(e, path: path)
+        switch readText(path) {
+        case .success(let text): return text
+        case .failure(let f): throw f.atOpen ? mapOpenError(f.errno, path: path) : mapReadError(f.errno, path: path)
         }
-        defer { system_close(fd) }
-        return try readAll(fd: fd, path: path)
     }
 
     /// Reads `/proc/<pid>/<name>` (`pid` nil: own process).
@@ -62,20 +59,29 @@ public enum ProcFile {
         try read(path(pid: pid, name))
     }
 
-    static func readAll(fd: Int32, path: String) throws(ProcFileError) -> String {
+    /// Why ``readText(_:)`` failed: the errno, and whether `open` or a later `pread` returned it.
+    struct ReadFailure: Error {
+        var errno: Errno
+        var atOpen: Bool
+    }
+
+    /// The open + pread loop (EINTR retried by the choke points) with the errno left unmapped, so readers with
+    /// their own error model (cgroup files) share it. Partial text is never returned.
+    static func readText(_ path: String) -> Result<String, ReadFailure> {
+        let fd: Int32
+        switch system_openReadOnly(path) {
+        case .success(let f): fd = f
+        case .failure(let e): return .failure(ReadFailure(errno: e, atOpen: true))
+        }
+        defer { system_close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 8192)
-        var offset = 0
         while true {
-            let r = chunk.withUnsafeMutableBytes { system_pread(fd, $0, offset) }
+            let r = chunk.withUnsafeMutableBytes { system_pread(fd, $0, bytes.count) }
             switch r {
-            case .success(0):
-                return String(decoding: bytes, as: UTF8.self)
-            case .success(let n):
-                bytes.append(contentsOf: chunk[0..<n])
-                offset += n
-            case .failure(let e):
-                throw mapReadError(e, path: path)
+            case .success(0): return .success(String(decoding: bytes, as: UTF8.self))
+            case .success(let n): bytes.append(contentsOf: chunk[0..<n])
+            case .failure(let e): return .failure(ReadFailure(errno: e, atOpen: false))
             }
         }
     }
