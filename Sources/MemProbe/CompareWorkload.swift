@@ -195,15 +195,3 @@ public struct CompareWorkload: Sendable {
 /// Keeps the optimizer from discarding the bytes read back.
 nonisolated(unsafe) var compareSink: UInt8 = 0
 
-/// A small deterministic generator for the churn scenario (SplitMix64).
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}

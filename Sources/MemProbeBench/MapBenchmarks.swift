@@ -2,6 +2,7 @@
 @preconcurrency import Glibc
 #endif
 import CShims
+import MemProbe
 import MemProbeArena
 import MemProbeMap
 import MemProbeSystem
@@ -445,18 +446,6 @@ enum MapBenchmarks {
         @inline(__always) init(_ x: Int) { words = InlineArray(repeating: x) }
         var first: Int { words[0] }
         var last: Int { words[127] }
-    }
-
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 
     enum Fmt {
