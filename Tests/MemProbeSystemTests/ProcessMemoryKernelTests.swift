@@ -293,8 +293,15 @@ struct ProcessMemoryKernelTests {
         #expect(m.missing.isEmpty)
         let rss = try #require(m.rollup?.rss)
         let vmRSS = try #require(m.status?.vmRSS)
-        // Reading the whole smaps allocates its text (MiBs under sanitizers) between the two readings: 10 %.
-        #expect(abs(rss - vmRSS) <= max(slack, vmRSS / 10))
+        // Reading the whole smaps allocates its text between the two readings: 10 %. Under ASan/TSan the runtime's
+        // shadow memory moves RSS by 100+ MiB within milliseconds, so there the figures are only printed; the
+        // plain debug pass asserts the agreement.
+        if underSanitizer {
+            print("NOTE: summed smaps Rss \(rss) vs status VmRSS \(vmRSS) (not compared under a sanitizer)")
+            #expect(rss > 0)
+        } else {
+            #expect(abs(rss - vmRSS) <= max(slack, vmRSS / 10))
+        }
         #expect(m.rollup?.lazyFree != nil)
     }
 
