@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import MemProbeSystem
+import Synchronization
 
 /// A page-run allocator over private anonymous memory that controls what happens to freed pages and keeps
 /// exact Go-style books (``ArenaStats``).
@@ -9,6 +13,7 @@ import MemProbeSystem
 /// - Freed pages go through the arena's ``ReleaseStrategy``. Work done inside `allocate`/`deallocate` is
 ///   bounded by ``Configuration/maxReleaseBytesPerCall``; the rest is done by later calls,
 ///   ``performDeferredWork(budgetBytes:)`` or ``release(using:)``.
+/// - Optional per-thread caches of 16–256 B blocks (``Configuration/threadCache``) skip the lock for those sizes.
 /// - Thread-safe (one pthread mutex, see `ArenaLock`). ``stats`` reads a copy published after every change
 ///   through a sequence lock (`StatsPublisher`), so a reader never waits for an allocation and never sees a
 ///   half-applied update.
@@ -24,17 +29,29 @@ public final class PageArena: Sendable {
         /// bytes of MADV_DONTNEED on 4 KiB pages: 4 MiB ≈ 1–3 ms here. Cheaper steps cover more bytes for the same
         /// cost (MADV_FREE of whole huge pages: 64×, DONTNEED/munmap of huge pages: 16×), MADV_PAGEOUT fewer (⅓).
         public var maxReleaseBytesPerCall: Int = 4 << 20
+        /// Per-thread caches of 16–256 B blocks: allocate and free without the arena lock (bounded at 8 KiB of
+        /// blocks per size class and thread, flushed when the thread exits, Alloc exact at every snapshot).
+        /// Off by default: cached free blocks keep their pages in use, and ``PageArena/release(using:)`` returns
+        /// only the calling thread's cache (see docs/page-arena.md, "Thread caches").
+        public var threadCache: Bool = false
 
         /// - Parameter maxReleaseBytesPerCall: nil for the default, 4 MiB of 4 KiB-page DONTNEED-equivalent work.
-        public init(regionSize: Int = 64 << 20, hugePages: Bool = false, maxReleaseBytesPerCall: Int? = nil) {
+        public init(regionSize: Int = 64 << 20, hugePages: Bool = false, maxReleaseBytesPerCall: Int? = nil,
+                    threadCache: Bool = false) {
             self.regionSize = max(regionSize, VirtualMemory.pageSize)
             self.hugePages = hugePages
             self.maxReleaseBytesPerCall = max(maxReleaseBytesPerCall ?? 4 << 20, VirtualMemory.pageSize)
+            self.threadCache = threadCache
         }
     }
 
-    private let core: ArenaLock<ArenaCore>
-    private let published = StatsPublisher()
+    let core: ArenaLock<ArenaCore>
+    let published = StatsPublisher()
+    /// Thread caches (PageArena+ThreadCache.swift): this arena's unique id, 0 when they are off.
+    let threadCacheID: Int
+    let threadCacheKey: pthread_key_t
+    /// Live small blocks whose alignment put them in another class than their size's (see `allocateUnusuallyAligned`).
+    let unusuallyAlignedBlocks = Atomic<Int>(0)
     /// The strategy, for lock-free-ish reads that do not wait behind a long release (tiny lock, rarely written).
     private let currentStrategy: ArenaLock<ReleaseStrategy>
     /// The configuration the arena was created with.
@@ -49,9 +66,12 @@ public final class PageArena: Sendable {
         self.configuration = configuration
         self.core = ArenaLock(ArenaCore(strategy: strategy, configuration: configuration))
         self.currentStrategy = ArenaLock(strategy)
+        self.threadCacheID = configuration.threadCache ? ThreadCacheRegistry.newArenaID() : 0
+        self.threadCacheKey = configuration.threadCache ? ThreadCacheRegistry.key : pthread_key_t()
     }
 
     deinit {
+        if threadCacheID != 0 { ThreadCacheRegistry.arenaDied(threadCacheID) }
         core.withLock { $0.unmapAll() }
     }
 
@@ -88,6 +108,9 @@ public final class PageArena: Sendable {
         guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= VirtualMemory.pageSize else {
             throw .invalidAlignment(alignment)
         }
+        if threadCacheID != 0 && byteCount <= ThreadCache.maxBlockSize {
+            return try allocateThroughThreadCache(byteCount: byteCount, alignment: alignment)
+        }
         let address = try core.withLock { (c: inout ArenaCore) throws(ArenaError) -> UInt in
             let a = try c.allocate(byteCount: byteCount, alignment: alignment)
             c.pumpAfterCall()
@@ -100,6 +123,9 @@ public final class PageArena: Sendable {
     /// Frees memory from ``allocate(byteCount:alignment:)``; `byteCount` must be the size it was allocated with.
     /// Freed pages go through the strategy, at most ``Configuration/maxReleaseBytesPerCall`` bytes in this call.
     public func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
+        if threadCacheID != 0 && byteCount <= ThreadCache.maxBlockSize {
+            return deallocateThroughThreadCache(pointer, byteCount: byteCount)
+        }
         let address = UInt(bitPattern: pointer)
         core.withLock { c in
             c.deallocate(address, byteCount: byteCount)
@@ -116,7 +142,7 @@ public final class PageArena: Sendable {
     }
 
     /// The arena's books, read without taking the allocation lock.
-    public var stats: ArenaStats { published.read() }
+    public var stats: ArenaStats { threadCacheID == 0 ? published.read() : statsWithThreadCaches() }
 
     /// Releases every idle page now (Go's `debug.FreeOSMemory`) with `strategy`, or the arena's own.
     ///
@@ -127,6 +153,7 @@ public final class PageArena: Sendable {
     @discardableResult
     public func release(using strategy: ReleaseStrategy? = nil) throws(ArenaError) -> ReleaseReport {
         let t0 = monotonicNanoseconds()
+        flushCallingThreadCache()
         return try core.withLock { (c: inout ArenaCore) throws(ArenaError) -> ReleaseReport in
             let used = strategy ?? c.strategy
             let calls0 = c.stats.madviseCalls + c.stats.munmapCalls
