@@ -27,8 +27,8 @@ let package = Package(
             path: "CShims",
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [
-                .linkedLibrary("numa", .when(platforms: [.linux])),
-                // libunwind is NOT linked: it is dlopen'ed RTLD_LOCAL so it never interposes _Unwind_*/backtrace.
+                // libunwind and libnuma are NOT linked: they are dlopen'ed RTLD_LOCAL (libunwind so it never
+                // interposes _Unwind_*/backtrace; libnuma so services run without libnuma1).
                 .linkedLibrary("dl", .when(platforms: [.linux])),
             ]
         ),

@@ -9,8 +9,6 @@ void cshims_do_nothing(void) {}
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
-#include <numa.h>
-#include <numaif.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -50,32 +48,6 @@ cshims_mallinfo2_t cshims_mallinfo2(void) {
 }
 
 size_t cshims_malloc_usable_size(void *ptr) { return malloc_usable_size(ptr); }
-
-int cshims_numa_available(void) { return numa_available() >= 0 ? 1 : 0; }
-
-int cshims_numa_max_node(void) { return numa_available() < 0 ? -1 : numa_max_node(); }
-
-int cshims_numa_node_size(int node, long long *size, long long *free_bytes) {
-    if (numa_available() < 0) return ENOSYS;
-    if (node < 0 || node > numa_max_node()) return EINVAL;
-    long long f = 0;
-    long long s = numa_node_size64(node, &f);
-    if (s < 0) return EINVAL;
-    *size = s;
-    *free_bytes = f;
-    return 0;
-}
-
-int cshims_numa_page_nodes(void **pages, size_t count, int *status) {
-    if (numa_available() < 0) return ENOSYS;
-    return numa_move_pages(0, (unsigned long)count, pages, NULL, status, 0) == 0 ? 0 : errno;
-}
-
-int cshims_mbind(void *addr, size_t length, int mode, const unsigned long *nodemask, unsigned long maxnode, unsigned flags) {
-    return mbind(addr, length, mode, nodemask, maxnode, flags) == 0 ? 0 : errno;
-}
-
-int cshims_mpol_bind(void) { return MPOL_BIND; }
 
 typedef int (*unw_backtrace_fn)(void **, int);
 static unw_backtrace_fn cshims_unw_backtrace = NULL;

@@ -1,6 +1,6 @@
 // CShims: the few C calls Swift cannot make or see directly.
 // Every symbol is prefixed `cshims_`. Functions return 0 or an errno value (never print, never set errno only).
-// This header includes only <stddef.h>/<stdint.h>: <numa.h> and <libunwind.h> stay inside shims.c.
+// This header includes only <stddef.h>/<stdint.h>; libnuma and libunwind are dlopen'ed (numa.c, shims.c).
 #ifndef CSHIMS_H
 #define CSHIMS_H
 
@@ -60,19 +60,39 @@ cshims_mallinfo2_t cshims_mallinfo2(void);
 /// glibc malloc_usable_size(ptr).
 size_t cshims_malloc_usable_size(void *ptr);
 
-/// libnuma: 1 when numa_available() succeeds, else 0.
+// ---- NUMA (CShims/numa.c) ---------------------------------------------------------------------------------
+// libnuma is NOT linked: numa.c loads libnuma.so.1 with dlopen(RTLD_NOW|RTLD_LOCAL) on first use, so services
+// that link memprobe run without libnuma1 installed and the build needs no libnuma-dev. Every function below
+// returns ENOENT (or -1 / 0) when libnuma is missing and ENOSYS when the kernel has no NUMA.
+
+/// mbind/set_mempolicy modes, as the Linux UAPI (<linux/mempolicy.h>) defines them (pinned in numa.c).
+#define CSHIMS_MPOL_DEFAULT 0
+#define CSHIMS_MPOL_PREFERRED 1
+#define CSHIMS_MPOL_BIND 2
+#define CSHIMS_MPOL_INTERLEAVE 3
+
+/// Loads libnuma once. 0 when NUMA calls can be made; ENOENT when libnuma.so.1 (or a symbol) is missing;
+/// ENOSYS when the kernel has no NUMA support.
+int cshims_numa_load(void);
+/// Why the load failed (dlerror text or a sentence), or "" after a successful load. Static storage.
+const char *cshims_numa_load_message(void);
+/// 1 when libnuma is loaded and numa_available() succeeds, else 0.
 int cshims_numa_available(void);
 /// Highest node number, or -1 when NUMA is unavailable.
 int cshims_numa_max_node(void);
-/// Size and free bytes of `node`. Returns 0, or errno (EINVAL for an absent node, ENOSYS without NUMA).
+/// Size and free bytes of `node`. Returns 0, or errno (EINVAL for an absent node, ENOSYS without NUMA, ENOENT without libnuma).
 int cshims_numa_node_size(int node, long long *size, long long *free_bytes);
 /// Node of each page (numa_move_pages query, pid 0). `status[i]` gets a node number or a negative errno
 /// (-ENOENT: page not populated). Returns 0 or errno.
 int cshims_numa_page_nodes(void **pages, size_t count, int *status);
-/// mbind(addr, len, mode, nodemask, maxnode, flags). Returns 0 or errno.
+/// mbind(addr, len, mode, nodemask, maxnode, flags) through libnuma. Returns 0 or errno.
 int cshims_mbind(void *addr, size_t length, int mode, const unsigned long *nodemask, unsigned long maxnode, unsigned flags);
-/// MPOL_BIND, for callers that cannot see <numaif.h>.
+/// MPOL_BIND (kept for existing callers; CSHIMS_MPOL_BIND is the same number).
 int cshims_mpol_bind(void);
+/// Tries dlopen(name) the way cshims_numa_load does, without keeping it: 0 if it loads and exports libnuma's
+/// entry points, else ENOENT with the loader's message in `message` (for tests and diagnostics).
+int cshims_numa_probe_library(const char *name, char *message, size_t message_size);
+// ---- end NUMA -----------------------------------------------------------------------------------------------
 
 /// Loads libunwind.so.8 with dlopen(RTLD_NOW|RTLD_LOCAL) so it never interposes the process's own
 /// unwinder (`_Unwind_*`, `backtrace`). Returns 0 when `unw_backtrace` is usable, else an errno (ENOENT).

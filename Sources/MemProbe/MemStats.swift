@@ -70,6 +70,8 @@ public struct MemStats: Codable, Sendable, Hashable {
     public var pressure: MemoryPressure?
     /// Figures that could not be read, with the reason.
     public var missing: [Missing]
+    /// Resident bytes per NUMA node, from `/proc/<pid>/numa_maps` (full mode only; `nil` when not read).
+    public var numaNodes: [NUMAMaps.Node]? = nil
 
     /// Takes a snapshot of `pid` (nil: the calling process).
     ///
@@ -87,7 +89,7 @@ public struct MemStats: Codable, Sendable, Hashable {
         var pressure: MemoryPressure?
         if mode == .fast {
             // Fast mode is for sampling: status and statm only (a few µs each, no lock taken in the target).
-            for figure in ["smapsRollup", "cgroup", "pressure"] {
+            for figure in ["smapsRollup", "cgroup", "pressure", "numaNodes"] {
                 missing.append(Missing(figure: figure, reason: "--fast reads status and statm only"))
             }
         } else {
@@ -97,6 +99,10 @@ public struct MemStats: Codable, Sendable, Hashable {
                 missing.append(Missing(figure: "cgroup", reason: error.description))
             }
             do { pressure = try MemoryPressure.read() } catch { missing.append(Missing(figure: "pressure", reason: error.description)) }
+        }
+        var numaNodes: [NUMAMaps.Node]?
+        if mode == .full {
+            do { numaNodes = try NUMAMaps.read(pid: memory.pid).nodes } catch { missing.append(Missing(figure: "numaNodes", reason: error.description)) }
         }
 
         let rollup = memory.rollup
@@ -133,7 +139,8 @@ public struct MemStats: Codable, Sendable, Hashable {
             mallocHeap: isSelf ? MallocHeap.info() : nil,
             arenas: arenaFigures,
             pressure: pressure,
-            missing: missing
+            missing: missing,
+            numaNodes: numaNodes
         )
     }
 }
@@ -142,6 +149,7 @@ extension MemStats {
     private enum CodingKeys: String, CodingKey {
         case schemaVersion, pid, name, mode, rss, effectiveRss, pss, anonymous, file, shmem, lazyFree, anonHugePages, swap
         case vmSize, vmPeak, vmHWM, threads, smapsRollup, cgroup, mallocHeap, arenas, pressure, missing
+        case numaNodes
     }
 
     /// Encodes every documented key, writing `null` for a figure that was not read (rather than omitting the key),
@@ -171,5 +179,6 @@ extension MemStats {
         try c.encode(arenas, forKey: .arenas)
         try c.encode(pressure, forKey: .pressure)
         try c.encode(missing, forKey: .missing)
+        try c.encode(numaNodes, forKey: .numaNodes)
     }
 }

@@ -46,6 +46,12 @@ public enum MemStatsReport {
             row("Sys", a.stats.sys, "address space mapped from the OS")
             row("resident", a.resident, "measured with mincore (lazy pages count)")
         }
+        if let nodes = s.numaNodes, !nodes.isEmpty {
+            t.appendSection("NUMA nodes (numa_maps)")
+            for n in nodes {
+                t.append(["node \(n.node)", ByteFormat.human(n.bytes), "resident on this node (anonymous \(ByteFormat.human(n.anonymousBytes)))"])
+            }
+        }
         if let p = s.pressure {
             t.appendSection("memory pressure (PSI, system-wide)")
             t.append(["some avg10", "\(p.some.avg10) %", "share of time some task stalled on memory"])
@@ -87,6 +93,24 @@ public enum MemStatsReport {
             lines.append("# TYPE \(m.name) gauge")
             for (pid, v) in samples { lines.append("\(m.name){pid=\"\(pid)\"} \(v)") }
         }
+        lines += numaPrometheus(snapshots)
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `memprobe_numa_node_resident_bytes{pid, node}` and its anonymous part, from numa_maps.
+    static func numaPrometheus(_ snapshots: [MemStats]) -> [String] {
+        var lines: [String] = []
+        let series: [(String, String, (NUMAMaps.Node) -> Int)] = [
+            ("memprobe_numa_node_resident_bytes", "Resident bytes on a NUMA node (numa_maps).", { $0.bytes }),
+            ("memprobe_numa_node_anonymous_bytes", "Anonymous resident bytes on a NUMA node (numa_maps).", { $0.anonymousBytes }),
+        ]
+        for (name, help, value) in series {
+            let samples = snapshots.flatMap { s in (s.numaNodes ?? []).map { (s.pid, $0.node, value($0)) } }
+            if samples.isEmpty { continue }
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) gauge")
+            for (pid, node, v) in samples { lines.append("\(name){pid=\"\(pid)\",node=\"\(node)\"} \(v)") }
+        }
+        return lines
     }
 }

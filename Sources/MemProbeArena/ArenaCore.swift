@@ -237,6 +237,7 @@ struct ArenaCore {
             // Best effort: a kernel without THP answers EINVAL and the region simply stays 4 KiB-backed.
             try? sysAdvise(start, byteCount: size, .hugePage)
         }
+        try applyNUMAPolicy(toNewRegion: start, byteCount: size)
         addFree(start: start, pages: size / pageSize, state: .released, stamp: monotonicNanoseconds(), enqueue: false)
     }
 
@@ -361,13 +362,13 @@ struct ArenaCore {
         return true
     }
 
-    private mutating func pushPartial(_ c: Int, _ page: UInt, at i: Int) {
+    mutating func pushPartial(_ c: Int, _ page: UInt, at i: Int) {
         slabs[slot: i].partialSlot = partial[c].count
         partial[c].append(page)
     }
 
     /// O(1): swap-remove, patching the moved slab's slot.
-    private mutating func removePartial(_ c: Int, _ page: UInt, at i: Int) {
+    mutating func removePartial(_ c: Int, _ page: UInt, at i: Int) {
         let slot = slabs[slot: i].partialSlot
         precondition(slot >= 0 && partial[c][slot] == page, "partial list out of sync")
         slabs[slot: i].partialSlot = -1

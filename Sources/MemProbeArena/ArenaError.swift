@@ -13,6 +13,9 @@ public enum ArenaError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidSize(Int)
     /// An alignment that is not a power of two, or larger than the page size.
     case invalidAlignment(Int)
+    /// A NUMA call failed: the arena's policy could not be applied to a new region (nothing was mapped then), or
+    /// per-node residency could not be read (no such node, libnuma missing, …).
+    case numa(NUMAError)
 
     public var description: String {
         switch self {
@@ -22,6 +25,7 @@ public enum ArenaError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unsupportedAdvice(let a): "\(a) is not supported by this kernel for the arena's memory"
         case .invalidSize(let n): "invalid allocation size \(n)"
         case .invalidAlignment(let a): "invalid alignment \(a): must be a power of two no larger than the page size"
+        case .numa(let e): "arena NUMA: \(e)"
         }
     }
 

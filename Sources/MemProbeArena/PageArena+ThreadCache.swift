@@ -77,18 +77,7 @@ extension PageArena {
         let want = max(1, cache.capacity(c) / 2)
         let base = cache.slots + cache.offset(c)
         let got = try core.withLock { (core: inout ArenaCore) throws(ArenaError) -> Int in
-            var k = 0
-            while k < want {
-                // Prefer blocks of pages already in use: a new page is taken only for the first block.
-                if k > 0 && core.partial[c].isEmpty && core.spare[c] == nil { break }
-                do throws(ArenaError) {
-                    base[k] = try core.allocateBlock(sizeClass: c)
-                } catch {
-                    if k == 0 { throw error }
-                    break
-                }
-                k += 1
-            }
+            let k = try core.takeBlocks(sizeClass: c, into: base, count: want)
             core.pumpAfterCall()
             published.publish(core.snapshot)
             return k
@@ -164,15 +153,11 @@ extension PageArena {
         let base = cache.slots + cache.offset(c)
         let size = cache.blockSize(c)
         core.withLock { core in
-            for i in 0..<k {
-                let a = base[i]
-                let done = core.freeBlockIfSlab(a, page: a & ~UInt(VirtualMemory.pageSize - 1), byteCount: size)
-                precondition(done, "thread cache held \(a), which is not a block of this arena")
-            }
+            core.returnBlocks(sizeClass: c, from: base, count: k)
             core.pumpAfterCall()
             published.publish(core.snapshot)
         }
-        (base).update(from: base + k, count: n - k)
+        for i in 0..<(n - k) { base[i] = base[i + k] }  // the newer blocks move down (a forward copy: safe)
         cache.counts[c] = n - k
         cache.bump(ThreadCache.cachedBytes, -k * size)
     }

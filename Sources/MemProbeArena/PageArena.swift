@@ -34,14 +34,18 @@ public final class PageArena: Sendable {
         /// Off by default: cached free blocks keep their pages in use, and ``PageArena/release(using:)`` returns
         /// only the calling thread's cache (see docs/page-arena.md, "Thread caches").
         public var threadCache: Bool = false
+        /// NUMA placement of the arena's regions, applied with `mbind` to each region as it is mapped
+        /// (default ``NUMAPolicy/none``: the kernel's first-touch placement; needs no libnuma).
+        public var numaPolicy: NUMAPolicy = .none
 
         /// - Parameter maxReleaseBytesPerCall: nil for the default, 4 MiB of 4 KiB-page DONTNEED-equivalent work.
         public init(regionSize: Int = 64 << 20, hugePages: Bool = false, maxReleaseBytesPerCall: Int? = nil,
-                    threadCache: Bool = false) {
+                    threadCache: Bool = false, numaPolicy: NUMAPolicy = .none) {
             self.regionSize = max(regionSize, VirtualMemory.pageSize)
             self.hugePages = hugePages
             self.maxReleaseBytesPerCall = max(maxReleaseBytesPerCall ?? 4 << 20, VirtualMemory.pageSize)
             self.threadCache = threadCache
+            self.numaPolicy = numaPolicy
         }
     }
 

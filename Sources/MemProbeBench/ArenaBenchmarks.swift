@@ -39,7 +39,8 @@ enum ArenaBenchmarks {
     static let usage = """
         usage: memprobe-bench arena [throughput] [threads] [release] [effects] [latency] [--runs R] [--ops N]
                                     [--release-mib M] [--effects-mib M] [--latency-mib M] [--no-thp] [--sizes B,B,…]
-          (no mode: all five)
+                                    [--format text|json]
+          (no mode: all five; --format json: one JSON object on stdout with every figure, the tables go to stderr)
         """
 
     static func run(_ arguments: [String]) {
@@ -60,6 +61,7 @@ enum ArenaBenchmarks {
                 o.sizes = i + 1 < arguments.count ? arguments[i + 1].split(separator: ",").compactMap { Int($0) } : nil
                 i += 1
             case "-h", "--help": print(usage); return
+            case _ where BenchJSON.parseFormat(arguments, at: &i): break
             default:
                 print("memprobe-bench arena: unknown argument \(a)\n\(usage)")
                 exit(64)
@@ -67,6 +69,10 @@ enum ArenaBenchmarks {
             i += 1
         }
         if o.modes.isEmpty { o.modes = ["throughput", "threads", "release", "effects", "latency"] }
+        BenchJSON.begin(benchmark: "arena")
+        defer { BenchJSON.finish() }
+        BenchJSON.value("runs", .int(o.runs))
+        BenchJSON.value("opsPerRound", .int(o.ops))
         printEnvironment()
         for m in o.modes {
             switch m {
@@ -111,8 +117,13 @@ enum ArenaBenchmarks {
         #else
         let build = "release"
         #endif
-        print("# memprobe-bench arena — build \(build); kernel \(release); page \(pageSize) B; "
-              + "THP \(readLine("/sys/kernel/mm/transparent_hugepage/enabled")); loadavg \(readLine("/proc/loadavg"))")
+        let thp = readLine("/sys/kernel/mm/transparent_hugepage/enabled"), load = readLine("/proc/loadavg")
+        print("# memprobe-bench arena — build \(build); kernel \(release); page \(pageSize) B; THP \(thp); loadavg \(load)")
+        BenchJSON.environment("build", .string(build))
+        BenchJSON.environment("kernel", .string(release))
+        BenchJSON.environment("pageSize", .int(pageSize))
+        BenchJSON.environment("transparentHugepage", .string(thp))
+        BenchJSON.environment("loadavg", .string(load))
     }
 
     static func median(_ xs: [Double]) -> Double {
@@ -185,9 +196,10 @@ enum ArenaBenchmarks {
 
     static func throughput(_ o: Options) {
         print("\n## Allocation throughput: allocate N, free N in a shuffled order (ns per allocate+free pair, best of \(o.runs))\n")
-        let widths = [10, 9, 8, 13, 14, 12, 12, 14]
-        header(["kind", "size", "N", "arena retain", "arena dontNeed", "glibc malloc", "retain/glibc", "dontNeed/glibc"], widths)
-        let small = [16, 48, 128, 512, 2048]
+        let widths = [10, 9, 8, 13, 14, 13, 12, 12, 14, 13]
+        header(["kind", "size", "N", "arena retain", "arena dontNeed", "arena cached", "glibc malloc", "retain/glibc",
+                "dontNeed/glibc", "cached/glibc"], widths)
+        let small = [16, 32, 48, 64, 128, 256, 512, 2048]
         let runs = [8 << 10, 64 << 10, 256 << 10, 1 << 20]
         for size in o.sizes ?? (small + runs) {
             // Keep at most ~512 MiB of address space live per round (only one page of each block is written).
@@ -197,7 +209,9 @@ enum ArenaBenchmarks {
             defer { slots.deallocate() }
             let retain = PageArena(strategy: .retain)
             let dontNeed = PageArena(strategy: .dontNeed)
+            let cached = PageArena(strategy: .retain, configuration: .init(threadCache: true))
             var best = (retain: Double.infinity, dontNeed: Double.infinity, malloc: Double.infinity)
+            var bestCached = Double.infinity
             // One untimed warm-up round each: regions mapped, pages faulted, malloc's heap grown.
             for round in 0...o.runs {
                 let r = timeRound(count: count, order: order, slots: slots,
@@ -208,16 +222,29 @@ enum ArenaBenchmarks {
                                   free: { dontNeed.deallocate($0, byteCount: size) })
                 let m = timeRound(count: count, order: order, slots: slots,
                                   allocate: { _ in malloc(size)! }, free: { Glibc.free($0) })
+                let t = timeRound(count: count, order: order, slots: slots,
+                                  allocate: { _ in try! cached.allocate(byteCount: size) },
+                                  free: { cached.deallocate($0, byteCount: size) })
                 if round > 0 {
                     best = (min(best.retain, r), min(best.dontNeed, d), min(best.malloc, m))
+                    bestCached = min(bestCached, t)
                 }
             }
             let kind = size <= 2048 ? "small" : "page run"
             let sizeText = size >= MiB ? "\(size / MiB) MiB" : size >= 1024 ? "\(size / 1024) KiB" : "\(size) B"
-            row([kind, sizeText, "\(count)", fmt(best.retain), fmt(best.dontNeed), fmt(best.malloc),
-                 fmt(best.retain / best.malloc, 2) + "×", fmt(best.dontNeed / best.malloc, 2) + "×"], widths)
+            row([kind, sizeText, "\(count)", fmt(best.retain), fmt(best.dontNeed), fmt(bestCached), fmt(best.malloc),
+                 fmt(best.retain / best.malloc, 2) + "×", fmt(best.dontNeed / best.malloc, 2) + "×",
+                 fmt(bestCached / best.malloc, 2) + "×"], widths)
+            BenchJSON.row("throughput", [
+                ("kind", .string(kind)), ("sizeBytes", .int(size)), ("count", .int(count)),
+                ("arenaRetainNsPerPair", .number(best.retain)), ("arenaDontNeedNsPerPair", .number(best.dontNeed)),
+                ("arenaThreadCacheNsPerPair", .number(bestCached)), ("glibcNsPerPair", .number(best.malloc)),
+                ("retainOverGlibc", .number(best.retain / best.malloc)), ("dontNeedOverGlibc", .number(best.dontNeed / best.malloc)),
+                ("threadCacheOverGlibc", .number(bestCached / best.malloc)),
+            ])
         }
-        print("\n(arena retain = allocator work only; arena dontNeed = plus MADV_DONTNEED of every freed page run, "
+        print("\n(arena retain = allocator work only; arena dontNeed = plus MADV_DONTNEED of every freed page run; "
+              + "arena cached = retain with Configuration.threadCache (16–256 B blocks skip the lock; larger sizes as retain); "
               + "glibc free never releases these sizes except by trimming the heap top)")
     }
 
@@ -332,6 +359,13 @@ enum ArenaBenchmarks {
             row([c.name, fmt(median(raw)), fmt(median(rel)), fmt(median(relRatio), 2) + "×", fmt(best.rel / best.raw, 2) + "×",
                  "\(relCalls)", fmt(median(free)), fmt(median(freeRatio), 2) + "×", fmt(best.free / best.raw, 2) + "×",
                  "\(freeCalls)"], widths)
+            BenchJSON.row("release\(o.releaseMiB)MiB", [
+                ("strategy", .string(c.name)), ("rawNsPerPage", .number(median(raw))),
+                ("releaseNsPerPage", .number(median(rel))), ("releaseOverRawMedian", .number(median(relRatio))),
+                ("releaseOverRawBest", .number(best.rel / best.raw)), ("releaseCalls", .int(relCalls)),
+                ("freePathNsPerPage", .number(median(free))), ("freePathOverRawMedian", .number(median(freeRatio))),
+                ("freePathOverRawBest", .number(best.free / best.raw)), ("freePathCalls", .int(freeCalls)),
+            ])
         }
         print("\n(ns per 4 KiB page, medians; ÷raw med = median of the per-run ratios, ÷raw min = best arena run ÷ best raw run; "
               + "raw = one madvise/munmap over the same-size range; freeThenPageOut raw = MADV_FREE + MADV_PAGEOUT; "
@@ -396,6 +430,14 @@ enum ArenaBenchmarks {
                      mib(st.heapReleased), mib(st.heapReleasedLazy), mib(st.heapReleasedDiscarded), mib(x.resident),
                      mib(x.rss - base.rss), mib(x.lazyFree - base.lazyFree), mib(x.anonHuge - base.anonHuge)],
                     widths, left: 2)
+                BenchJSON.row("effects", [
+                    ("strategy", .string(s.description)), ("hugePages", .bool(huge)), ("step", .string(name)),
+                    ("allocBytes", .int(st.alloc)), ("heapInuseBytes", .int(st.heapInuse)), ("sysBytes", .int(st.sys)),
+                    ("heapReleasedBytes", .int(st.heapReleased)), ("heapReleasedLazyBytes", .int(st.heapReleasedLazy)),
+                    ("heapReleasedDiscardedBytes", .int(st.heapReleasedDiscarded)), ("mincoreResidentBytes", .int(x.resident)),
+                    ("deltaRssBytes", .int(x.rss - base.rss)), ("deltaLazyFreeBytes", .int(x.lazyFree - base.lazyFree)),
+                    ("deltaAnonHugePagesBytes", .int(x.anonHuge - base.anonHuge)),
+                ])
             }
         }
     }
@@ -452,6 +494,11 @@ enum ArenaBenchmarks {
             let oneNs = monotonicNanoseconds() - t0
             row([name, ms(freeNs), ms(Int(median(each))), ms(slowest), ms(slowestCPU), "\(calls)", ms(drainNs), ms(oneNs)],
                 widths)
+            BenchJSON.row("latency\(o.latencyMiB)MiB", [
+                ("strategy", .string(name)), ("deallocateNs", .int(freeNs)), ("laterMedianNs", .number(median(each))),
+                ("slowestWallNs", .int(slowest)), ("slowestCPUNs", .int(slowestCPU)), ("calls", .int(calls)),
+                ("drainTotalNs", .int(drainNs)), ("oneReleaseNs", .int(oneNs)),
+            ])
         }
         print("\n(ms, wall time unless noted; 'slowest wall' includes being descheduled on a loaded machine, "
               + "'slowest CPU' is the same calls' thread CPU time (user + system); "
@@ -486,48 +533,59 @@ enum ArenaBenchmarks {
         return monotonicNanoseconds() - t0
     }
 
+    /// `pairs` allocate+free pairs of `size` on the calling thread, `batch` live at a time.
+    static func churn(_ pairs: Int, batch: Int, allocate: () -> UnsafeMutableRawPointer, free: (UnsafeMutableRawPointer) -> Void) {
+        var slots = [UnsafeMutableRawPointer?](repeating: nil, count: batch)
+        for _ in 0..<(pairs / batch) {
+            for i in 0..<batch {
+                let p = allocate()
+                p.storeBytes(of: 1, as: UInt8.self)
+                slots[i] = p
+            }
+            for i in 0..<batch { free(slots[i]!) }
+        }
+    }
+
     static func threads(_ o: Options) {
         let pairs = o.ops  // per thread
         let batch = 64     // live blocks per thread: allocate 64, free 64, repeat
         print("\n## Threads sharing one arena: \(pairs) allocate+free pairs per thread in batches of \(batch) "
               + "(million pairs per second, all threads together; best of \(o.runs); this machine has 2 vCPUs)\n")
-        let widths = [9, 8, 14, 14, 12]
-        header(["size", "threads", "arena Mpairs/s", "glibc Mpairs/s", "arena/glibc"], widths)
-        for size in [64, 64 << 10] {
+        let widths = [9, 8, 14, 15, 14, 12, 13]
+        header(["size", "threads", "arena Mpairs/s", "cached Mpairs/s", "glibc Mpairs/s", "arena/glibc", "cached/glibc"], widths)
+        for size in [16, 64, 256, 64 << 10] {
             for n in [1, 2, 4, 8] {
                 let arena = PageArena(strategy: .retain)
-                var bestArena = 0.0, bestMalloc = 0.0
+                let cached = PageArena(strategy: .retain, configuration: .init(threadCache: true))
+                var bestArena = 0.0, bestCached = 0.0, bestMalloc = 0.0
                 for _ in 0..<o.runs {
                     let ta = onThreads(n) { _ in
-                        var slots = [UnsafeMutableRawPointer?](repeating: nil, count: batch)
-                        for _ in 0..<(pairs / batch) {
-                            for i in 0..<batch {
-                                let p = try! arena.allocate(byteCount: size)
-                                p.storeBytes(of: 1, as: UInt8.self)
-                                slots[i] = p
-                            }
-                            for i in 0..<batch { arena.deallocate(slots[i]!, byteCount: size) }
-                        }
+                        churn(pairs, batch: batch, allocate: { try! arena.allocate(byteCount: size) },
+                              free: { arena.deallocate($0, byteCount: size) })
+                    }
+                    let tc = onThreads(n) { _ in
+                        churn(pairs, batch: batch, allocate: { try! cached.allocate(byteCount: size) },
+                              free: { cached.deallocate($0, byteCount: size) })
                     }
                     let tm = onThreads(n) { _ in
-                        var slots = [UnsafeMutableRawPointer?](repeating: nil, count: batch)
-                        for _ in 0..<(pairs / batch) {
-                            for i in 0..<batch {
-                                let p = malloc(size)!
-                                p.storeBytes(of: 1, as: UInt8.self)
-                                slots[i] = p
-                            }
-                            for i in 0..<batch { free(slots[i]!) }
-                        }
+                        churn(pairs, batch: batch, allocate: { malloc(size)! }, free: { free($0) })
                     }
                     let total = Double(n * (pairs / batch) * batch)
                     bestArena = max(bestArena, total / Double(ta) * 1e3)
+                    bestCached = max(bestCached, total / Double(tc) * 1e3)
                     bestMalloc = max(bestMalloc, total / Double(tm) * 1e3)
                 }
                 let sizeText = size >= 1024 ? "\(size / 1024) KiB" : "\(size) B"
-                row([sizeText, "\(n)", fmt(bestArena, 2), fmt(bestMalloc, 2), fmt(bestArena / bestMalloc, 2) + "×"], widths)
+                row([sizeText, "\(n)", fmt(bestArena, 2), fmt(bestCached, 2), fmt(bestMalloc, 2),
+                     fmt(bestArena / bestMalloc, 2) + "×", fmt(bestCached / bestMalloc, 2) + "×"], widths)
+                BenchJSON.row("threads", [
+                    ("sizeBytes", .int(size)), ("threads", .int(n)), ("arenaMpairsPerSecond", .number(bestArena)),
+                    ("arenaThreadCacheMpairsPerSecond", .number(bestCached)), ("glibcMpairsPerSecond", .number(bestMalloc)),
+                    ("arenaOverGlibc", .number(bestArena / bestMalloc)), ("threadCacheOverGlibc", .number(bestCached / bestMalloc)),
+                ])
             }
         }
-        print("\n(the arena has one allocation lock; glibc has per-thread tcaches and up to 8 × cores arenas)")
+        print("\n(arena: one allocation lock; cached: the same with Configuration.threadCache, 16–256 B blocks from "
+              + "per-thread caches (64 KiB takes the lock as before); glibc: per-thread tcaches and up to 8 × cores arenas)")
     }
 }

@@ -43,8 +43,9 @@ enum MapBenchmarks {
             case "--no-latency": o.latency = false
             case "--no-memory": o.memory = false
             case "--huge-pages": o.hugePages = true
+            case _ where BenchJSON.parseFormat(arguments, at: &i): break
             case "-h", "--help":
-                print("usage: memprobe-bench map [--entries N] [--runs R] [--no-kib] [--no-latency] [--no-memory] [--huge-pages]")
+                print("usage: memprobe-bench map [--entries N] [--runs R] [--no-kib] [--no-latency] [--no-memory] [--huge-pages] [--format text|json]")
                 return
             default:
                 print("memprobe-bench map: unknown option \(a)")
@@ -53,6 +54,11 @@ enum MapBenchmarks {
             i += 1
         }
         hugePages = o.hugePages
+        BenchJSON.begin(benchmark: "map")
+        defer { BenchJSON.finish() }
+        BenchJSON.value("entries", .int(o.entries))
+        BenchJSON.value("runs", .int(o.runs))
+        BenchJSON.value("hugePages", .bool(o.hugePages))
         print("# memprobe-bench map — ArenaMap vs Dictionary, \(o.entries) entries, best of \(o.runs) runs")
         print("ArenaMap arenas: PageArena(strategy: .dontNeed, configuration: .init(hugePages: \(o.hugePages)))")
         print("pid \(getpid()), page size \(VirtualMemory.pageSize), entry strides: Int→Int \(MemoryLayout<(Int, Int)>.stride) B, Int→KiB \(MemoryLayout<(Int, KiB)>.stride) B\n")
@@ -86,6 +92,8 @@ enum MapBenchmarks {
         print("|---|---:|---:|:---:|")
         for g in goals {
             print("| \(g.name) | \(format(g.measured, g.unit)) | \(format(g.limit, g.unit)) | \(g.measured <= g.limit ? "yes" : "**no**") |")
+            BenchJSON.row("goals", [("goal", .string(g.name)), ("measured", .number(g.measured)), ("limit", .number(g.limit)),
+                                    ("unit", .string(g.unit)), ("met", .bool(g.measured <= g.limit))])
         }
     }
 
@@ -243,6 +251,15 @@ enum MapBenchmarks {
             print("| arena HeapInuse, 100 left | \(inuseFew) | |")
             print("| process RSS, 100 left | \(rssFew) | +\(mib(rssFew - rss0)) |")
             print("(removing \(n - 100) entries took \(Fmt.fixed2(removeSeconds)) s)")
+            BenchJSON.value("memory.payloadBytes", .int(payload))
+            BenchJSON.value("memory.peakArenaHeapInuseBytes", .int(peakInuse))
+            BenchJSON.value("memory.peakMapHeldBytes", .int(peakHeld))
+            BenchJSON.value("memory.rssBeforeInsertBytes", .int(rss0))
+            BenchJSON.value("memory.rssFullBytes", .int(rssFull))
+            BenchJSON.value("memory.mapHeldBytes100Left", .int(heldFew))
+            BenchJSON.value("memory.arenaHeapInuseBytes100Left", .int(inuseFew))
+            BenchJSON.value("memory.rss100LeftBytes", .int(rssFew))
+            BenchJSON.value("memory.removeAllBut100Seconds", .number(removeSeconds))
             withExtendedLifetime(m) {}
         }
         heldDropped = arena.stats.alloc  // only this map used this arena
@@ -276,6 +293,12 @@ enum MapBenchmarks {
         }
         print("| Dictionary: peak RSS (sampled) | \(dpeak) | +\(mib(dpeak - drss0)), \(format(Double(dpeak - drss0) / Double(payload), "×")) payload |")
         print("| Dictionary: RSS with 100 left | \(drssFew) | +\(mib(drssFew - drss0)) |")
+        BenchJSON.value("memory.arenaHeapInuseAfterDropBytes", .int(inuseDropped))
+        BenchJSON.value("memory.rssAfterDropBytes", .int(rssDropped))
+        BenchJSON.value("memory.arenaResidentAfterDropBytes", .int(arenaResident))
+        BenchJSON.value("memory.dictionaryRssBeforeBytes", .int(drss0))
+        BenchJSON.value("memory.dictionaryPeakRssBytes", .int(dpeak))
+        BenchJSON.value("memory.dictionaryRss100LeftBytes", .int(drssFew))
         print("")
         return [
             Goal(name: "peak HeapInuse / payload, 1M × 1 KiB", measured: Double(peakInuse) / Double(payload), limit: 1.15, unit: "×"),
@@ -359,6 +382,9 @@ enum MapBenchmarks {
             let ps = results[name]!
             let last = ps.last!
             print("| \(name) | \(last.p50) | \(last.p99) | \(last.p999) | \(ps.map { us($0.maxCPU) }.joined(separator: ", ")) | \(ps.map { us($0.max) }.joined(separator: ", ")) |")
+            BenchJSON.row("latency", [("operation", .string(name)), ("p50Ns", .int(Int(last.p50))), ("p99Ns", .int(Int(last.p99))),
+                                      ("p999Ns", .int(Int(last.p999))), ("maxCPUNs", .int(Int(ps.map(\.maxCPU).max()!))),
+                                      ("maxWallNs", .int(Int(ps.map(\.max).max()!)))])
         }
         print("\nOperations that took over 0.5 ms of CPU:")
         for line in outliers.prefix(40) { print("- \(line)") }
@@ -403,6 +429,9 @@ enum MapBenchmarks {
         print("|---|---:|---:|---:|---:|")
         for r in rows {
             print("| \(r.name) | \(Fmt.fixed1(r.arenaNanos)) | \(Fmt.fixed1(r.arenaSyscallNanos)) | \(Fmt.fixed1(r.dictNanos)) | \(format(r.ratio, "×")) |")
+            BenchJSON.row("time \(title)", [("operation", .string(r.name)), ("arenaMapNsPerOp", .number(r.arenaNanos)),
+                                            ("arenaSyscallNsPerOp", .number(r.arenaSyscallNanos)),
+                                            ("dictionaryNsPerOp", .number(r.dictNanos)), ("arenaMapOverDictionary", .number(r.ratio))])
         }
     }
 

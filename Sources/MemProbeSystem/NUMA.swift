@@ -5,6 +5,8 @@ import SystemPackage
 public enum NUMAError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kernel or libnuma reports no NUMA support (`numa_available() < 0`).
     case unavailable
+    /// `libnuma.so.1` could not be loaded (it is loaded at run time, not linked); `reason` is the loader's message.
+    case libnumaMissing(reason: String)
     /// The node does not exist on this machine (the kernel answered EINVAL/ENODEV, or it is out of range).
     case noSuchNode(Int, maxNode: Int)
     /// The range does not start on a page boundary (mbind requires it).
@@ -15,6 +17,8 @@ public enum NUMAError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unavailable: "NUMA is not available on this system"
+        case .libnumaMissing(let reason):
+            "libnuma.so.1 could not be loaded (\(reason)); install it: apt-get install libnuma1 (NUMA features are off without it)"
         case .noSuchNode(let n, let max): "NUMA node \(n) does not exist (nodes are 0...\(max))"
         case .unalignedRange(let a, let ps): "address 0x\(String(a, radix: 16)) is not aligned to the page size \(ps)"
         case .system(let e): e.description
@@ -44,8 +48,32 @@ public struct NUMANodeMemory: Hashable, Sendable, Codable {
 
 /// NUMA topology and placement through libnuma: which nodes exist, where pages live, binding a range to a node.
 public enum NUMA {
-    /// Whether the kernel supports NUMA policy calls (true on a one-node machine too).
+    /// Whether NUMA calls can be made: libnuma loaded and the kernel supports NUMA (true on a one-node machine too).
     public static var isAvailable: Bool { cshims_numa_available() == 1 }
+
+    /// Why NUMA calls cannot be made (`nil` when they can): libnuma missing, or no NUMA in the kernel.
+    /// libnuma is loaded with `dlopen` on first use, so a process without `libnuma1` still runs.
+    public static var unavailableReason: NUMAError? {
+        switch cshims_numa_load() {
+        case 0: return nil
+        case Errno.noFunction.rawValue: return .unavailable
+        default: return .libnumaMissing(reason: String(cString: cshims_numa_load_message()))
+        }
+    }
+
+    /// What loading libnuma from `library` (a soname or path) would report: `nil` when it loads, else
+    /// ``NUMAError/libnumaMissing(reason:)`` with the loader's message. Loads nothing for good.
+    public static func probeLibrary(_ library: String) -> NUMAError? {
+        var message = [CChar](repeating: 0, count: 256)
+        let rc = cshims_numa_probe_library(library, &message, message.count)
+        if rc == 0 { return nil }
+        return .libnumaMissing(reason: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// Throws ``unavailableReason`` if there is one.
+    static func requireAvailable() throws(NUMAError) {
+        if let reason = unavailableReason { throw reason }
+    }
 
     /// The highest node number, or `nil` when NUMA is unavailable.
     public static var maxNode: Int? {
@@ -64,6 +92,7 @@ public enum NUMA {
 
     /// Size and free bytes of `node`.
     public static func memory(ofNode node: Int) throws(NUMAError) -> NUMANodeMemory {
+        try requireAvailable()
         guard let max = maxNode else { throw .unavailable }
         guard node >= 0, node <= max else { throw .noSuchNode(node, maxNode: max) }
         var size: Int64 = 0
@@ -82,7 +111,7 @@ public enum NUMA {
     /// Pages never written (or released) come back as ``PageNode/notPopulated``, so this doubles as a
     /// residency probe. The range is rounded out to whole pages.
     public static func pageNodes(of range: UnsafeRawBufferPointer) throws(NUMAError) -> [PageNode] {
-        guard isAvailable else { throw .unavailable }
+        try requireAvailable()
         guard let base = range.baseAddress, range.count > 0 else { return [] }
         let pageSize = VirtualMemory.pageSize
         let first = UInt(bitPattern: base) & ~UInt(pageSize - 1)
@@ -117,27 +146,6 @@ public enum NUMA {
     /// - Throws: ``NUMAError/noSuchNode(_:maxNode:)`` when the node does not exist (the kernel says EINVAL or
     ///   ENODEV), ``NUMAError/unalignedRange(address:pageSize:)`` when `range` does not start on a page.
     public static func bind(_ range: UnsafeMutableRawBufferPointer, toNode node: Int) throws(NUMAError) {
-        guard let max = maxNode else { throw .unavailable }
-        guard let base = range.baseAddress, range.count > 0 else { return }
-        let pageSize = VirtualMemory.pageSize
-        guard UInt(bitPattern: base) % UInt(pageSize) == 0 else {
-            throw .unalignedRange(address: UInt(bitPattern: base), pageSize: pageSize)
-        }
-        // The kernel accepts at most one page of mask bits; beyond that a node cannot exist.
-        guard node >= 0, node < pageSize * 8 - 1 else { throw .noSuchNode(node, maxNode: max) }
-        let bitsPerWord = UInt.bitWidth
-        var mask = [UInt](repeating: 0, count: node / bitsPerWord + 1)
-        mask[node / bitsPerWord] = 1 << UInt(node % bitsPerWord)
-        // maxnode is one more than the bits in the mask: the kernel subtracts one (as libnuma does).
-        let maxnode = UInt(mask.count * bitsPerWord + 1)
-        let rc = mask.withUnsafeBufferPointer {
-            cshims_mbind(base, range.count, cshims_mpol_bind(), $0.baseAddress, maxnode, 0)
-        }
-        if rc == 0 { return }
-        let e = Errno(rawValue: rc)
-        if e == .operationNotSupportedByDevice || (e == .invalidArgument && (node > max || !nodes.contains(node))) {
-            throw .noSuchNode(node, maxNode: max)
-        }
-        throw .system(SystemCallError(call: "mbind(MPOL_BIND, node \(node))", errno: e))
+        try apply(.bind(node: node), to: range)
     }
 }

@@ -56,7 +56,7 @@ private final class Pointers: @unchecked Sendable {
         expectInvariants(s)
         #expect(s.alloc == bytes)
         #expect(arena.threadCachedBytes > 0, "freed blocks wait in this thread's cache")
-        #expect(arena.threadCachedBytes <= 12 * 8192, "bounded: 8 KiB per cached class")
+        #expect(arena.threadCachedBytes <= 12 * 16384, "bounded: 16 KiB per cached class")
         for (i, (p, size)) in live.enumerated() where i % 2 == 1 { arena.deallocate(p, byteCount: size) }
         #expect(arena.stats.alloc == 0)
         try arena.release()
