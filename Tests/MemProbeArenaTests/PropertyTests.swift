@@ -23,7 +23,7 @@ import Testing
                 strategy: Self.strategies[first % Self.strategies.count],
                                 // 256 KiB regions keep every run in the exact-size bins; 2 MiB regions exercise the sorted large-run index.
                 configuration: .init(regionSize: (first / 8) % 2 == 0 ? 256 * 1024 : 2 * MiB, hugePages: false,
-                                     maxReleaseBytesPerCall: 64 * 1024))
+                                     maxReleaseBytesPerCall: 64 * 1024, threadCache: (first / 16) % 2 == 1))
             var live: [Live] = []
             var fillCounter: UInt8 = 0
             for v in ops {
