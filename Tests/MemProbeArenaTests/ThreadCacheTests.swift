@@ -23,6 +23,20 @@ private func onThreads(_ bodies: [@Sendable () -> Void]) {
     for t in threads { pthread_join(t, nil) }
 }
 
+/// A pthread-mutex lock (TSan does not see the happens-before edges of `Synchronization.Mutex`'s PI futex on
+/// Linux, see `ArenaLock`).
+private final class PthreadLocked<Value>: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)  // must never move
+    private var value: Value
+    init(_ value: Value) { self.value = value; mutex.initialize(to: pthread_mutex_t()); pthread_mutex_init(mutex, nil) }
+    deinit { pthread_mutex_destroy(mutex); mutex.deallocate() }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body(&value)
+    }
+}
+
 /// Pointers handed between threads in tests.
 private final class Pointers: @unchecked Sendable {
     var items: [(UnsafeMutableRawPointer, Int)] = []
@@ -97,7 +111,7 @@ private final class Pointers: @unchecked Sendable {
         let arena = PageArena(strategy: .dontNeed, configuration: .init(regionSize: MiB, threadCache: true))
         let done = Atomic<Int>(0)
         let failures = Atomic<Int>(0)
-        let exchange = Mutex<[(UInt, Int)]>([])
+        let exchange = PthreadLocked<[(UInt, Int)]>([])
         var bodies: [@Sendable () -> Void] = []
         for t in 0..<8 {
             bodies.append {
