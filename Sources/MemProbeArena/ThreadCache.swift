@@ -31,15 +31,18 @@ struct ThreadCache {
     let layout: UnsafePointer<Int>
     /// `popped`, `pushed`, `cachedBytes` (block bytes held), `dead` (the arena is gone: 1).
     let counters: UnsafeMutablePointer<Atomic<Int>>
+    /// ``ThreadCacheLayout/classCount``, kept here so the fast path reads no global (a `static let` costs a
+    /// `swift_once` check per access).
+    let classCount: Int
 
     static let popped = 0, pushed = 1, cachedBytes = 2, dead = 3
 
     @inline(__always) func capacity(_ c: Int) -> Int { layout[c] }
-    @inline(__always) func offset(_ c: Int) -> Int { layout[ThreadCacheLayout.classCount + c] }
-    @inline(__always) func blockSize(_ c: Int) -> Int { layout[2 * ThreadCacheLayout.classCount + c] }
+    @inline(__always) func offset(_ c: Int) -> Int { layout[classCount + c] }
+    @inline(__always) func blockSize(_ c: Int) -> Int { layout[2 * classCount + c] }
     /// The class of an alignment-16 request of `byteCount` ≤ `maxBlockSize` bytes.
     @inline(__always) func sizeClass(_ byteCount: Int) -> Int {
-        layout[3 * ThreadCacheLayout.classCount + ((byteCount + 15) >> 4)]
+        layout[3 * classCount + ((byteCount + 15) >> 4)]
     }
 
     static func create(arenaID: Int, arena: PageArena) -> UnsafeMutablePointer<ThreadCache> {
@@ -52,7 +55,7 @@ struct ThreadCache {
         let p = UnsafeMutablePointer<ThreadCache>.allocate(capacity: 1)
         p.initialize(to: ThreadCache(
             arenaID: arenaID, arena: Unmanaged.passUnretained(arena), counts: counts, slots: slots,
-            layout: UnsafePointer(l.table), counters: counters))
+            layout: UnsafePointer(l.table), counters: counters, classCount: ThreadCacheLayout.classCount))
         return p
     }
 
