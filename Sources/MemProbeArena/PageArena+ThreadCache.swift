@@ -162,10 +162,15 @@ extension PageArena {
         cache.bump(ThreadCache.cachedBytes, -k * size)
     }
 
-    /// Returns every block of the calling thread's cache to the core (`release()` does this first).
+    /// Returns every block of the calling thread's cache to the core (`release()` does this first). A thread that
+    /// never used this arena has no cache and none is created.
     func flushCallingThreadCache() {
-        guard threadCacheID != 0 else { return }
-        let cache = threadCache().pointee
+        guard threadCacheID != 0, let raw = pthread_getspecific(threadCacheKey) else { return }
+        let table = raw.assumingMemoryBound(to: ThreadCacheTable.self)
+        let id = threadCacheID
+        guard let p = table.pointee.lastID == id ? table.pointee.last : table.pointee.entries.first(where: { $0.pointee.arenaID == id })
+        else { return }
+        let cache = p.pointee
         for c in 0..<ThreadCacheLayout.classCount { flush(cache, sizeClass: c, count: cache.counts[c]) }
     }
 
