@@ -40,11 +40,14 @@ let package = Package(
         .target(name: "MemProbeArena", dependencies: ["MemProbeSystem"], swiftSettings: mocking),
         .target(name: "MemProbeMap", dependencies: ["MemProbeArena"], swiftSettings: mocking),
         .target(name: "MemProbe", dependencies: ["MemProbeSystem", "MemProbeArena", "MemProbeMap"]),
+        // The compare experiment, the snapshot report renderers and their helpers: used by the CLI, the benchmarks and
+        // tests only, so a service that depends on the MemProbe product never builds them (not a product).
+        .target(name: "MemProbeCompare", dependencies: ["MemProbe", "MemProbeSystem", "MemProbeArena", "MemProbeMap"]),
         .executableTarget(
             name: "MemProbeCLI",
-            dependencies: ["MemProbe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MemProbe", "MemProbeCompare", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "MemProbeBench", dependencies: ["MemProbe", "CShims"]),
+        .executableTarget(name: "MemProbeBench", dependencies: ["MemProbe", "MemProbeCompare", "CShims"]),
         // libFuzzer target for the /proc parsers (tools/fuzz-parsers.sh); a plain build links its replay mode.
         .target(name: "CFuzz"),
         .executableTarget(name: "FuzzProcParsers", dependencies: ["MemProbeSystem", "CFuzz"]),
@@ -60,6 +63,6 @@ let package = Package(
             dependencies: ["MemProbeMap", "CShims", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: mocking
         ),
-        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCLI"]),
+        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCompare", "MemProbeCLI"]),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import MemProbe
+import MemProbeCompare
 import MemProbeSystem
 
 /// `memprobe snapshot`: one reading of every memory figure of one or more processes.

@@ -1,3 +1,4 @@
+import MemProbe
 /// One line of the verdict section: a common claim about memory, tested on this run's figures.
 ///
 /// Every verdict has the same shape, so a script can recompute it from the records:

@@ -1,3 +1,4 @@
+import MemProbe
 import MemProbeSystem
 
 /// Renders ``MemStats`` for people (a table that explains each figure) and for Prometheus (text exposition format).

@@ -1,3 +1,4 @@
+import MemProbe
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

@@ -1,3 +1,4 @@
+import MemProbe
 import MemProbeArena
 
 /// One side of `memprobe compare`: a map implementation plus what it does to give memory back.

@@ -1,3 +1,4 @@
+import MemProbe
 /// `--plot FILE.svg`: RSS (solid) and LazyFree (dashed) per phase, one colour per contender, one panel per scenario.
 ///
 /// Plain SVG 1.1 with no script or external font, so browsers, GitHub and image viewers all show it. Each
