@@ -87,8 +87,13 @@ public struct MemStats: Codable, Sendable, Hashable {
         var pressure: MemoryPressure?
         if mode == .fast {
             // Fast mode is for sampling: status and statm only (a few µs each, no lock taken in the target).
+            // No arena lock and no malloc bin walk either: arena figures come from their lock-free published copy,
+            // mincore (`resident`) and mallinfo2 are left out.
             for figure in ["smapsRollup", "cgroup", "pressure"] {
                 missing.append(Missing(figure: figure, reason: "--fast reads status and statm only"))
+            }
+            if isSelf {
+                missing.append(Missing(figure: "mallocHeap", reason: "fast mode does not walk the malloc bins (mallinfo2)"))
             }
         } else {
             do {
@@ -108,7 +113,7 @@ public struct MemStats: Codable, Sendable, Hashable {
         }
         let arenaFigures: [Arena] = isSelf ? arenas.map { entry in
             Arena(name: entry.name, strategy: entry.arena.strategy.description, stats: entry.arena.stats,
-                  resident: try? entry.arena.residentBytes())
+                  resident: mode == .fast ? nil : try? entry.arena.residentBytes())
         } : []
         return MemStats(
             schemaVersion: currentSchemaVersion,
@@ -130,7 +135,7 @@ public struct MemStats: Codable, Sendable, Hashable {
             threads: memory.status?.threads,
             smapsRollup: smaps,
             cgroup: cgroup,
-            mallocHeap: isSelf ? MallocHeap.info() : nil,
+            mallocHeap: isSelf && mode != .fast ? MallocHeap.info() : nil,
             arenas: arenaFigures,
             pressure: pressure,
             missing: missing
