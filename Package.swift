@@ -76,7 +76,14 @@ let package = Package(
             swiftSettings: mocking
         ),
         // The smallest service: links only the MemProbe product (what a service adopting memprobe gets).
-        .executableTarget(name: "MemProbeDemo", dependencies: ["MemProbe"]),
+        .executableTarget(
+            name: "MemProbeDemo",
+            dependencies: [
+                "MemProbe",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "MemProbeServiceTests",
             dependencies: [
