@@ -48,7 +48,7 @@ let package = Package(
             dependencies: [
                 "MemProbeSystem", "MemProbeArena", "MemProbeMap",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -3,7 +3,7 @@
 #endif
 import Logging
 import MemProbe
-import Metrics
+import CoreMetrics
 import MetricsTestKit
 import ServiceLifecycle
 import Testing
