@@ -59,7 +59,10 @@ let package = Package(
             name: "MemProbeCLI",
             dependencies: ["MemProbe", "MemProbeCompare", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "MemProbeBench", dependencies: ["MemProbe", "MemProbeCompare", "CShims"]),
+        .executableTarget(
+            name: "MemProbeBench",
+            dependencies: ["MemProbe", "MemProbeCompare", "CShims", .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
         // libFuzzer target for the /proc parsers (tools/fuzz-parsers.sh); a plain build links its replay mode.
         .target(name: "CFuzz"),
         .executableTarget(name: "FuzzProcParsers", dependencies: ["MemProbeSystem", "CFuzz"]),
