@@ -145,6 +145,21 @@ import Testing
         #expect(own.stdout.contains("memprobe_governor_cpu_seconds_total{pid=\"\(d.pid)\"}"))
     }
 
+    /// `MEMPROBE_PUBLISH=0`: the governor runs but publishes nothing; snapshot shows kernel figures only.
+    @Test func publishingOptOut() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["MEMPROBE_PUBLISH"] = "0"
+        let d = try RunningDemo(["--items", "1024", "--value-size", "64", "--hold", "60"], environment: env)
+        defer { kill(d.pid, SIGTERM) }
+        d.sample(timeout: .seconds(30)) { $0.phase("emptied") != nil && $0.samples.count > 5 }
+        #expect(!FileManager.default.fileExists(atPath: PublishedStatsLocation.path(pid: d.pid, uid: geteuid())))
+        let r = try CLIProcess.run(["snapshot", "\(d.pid)", "--format", "json"])
+        #expect(r.status == 0)
+        let snap = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect((snap["arenas"] as? [Any])?.isEmpty == true)
+        #expect(snap["governor"] is NSNull)
+    }
+
     /// The demo links only MemProbe: no ArgumentParser, no Foundation, no compare code in its binary.
     @Test func demoBinaryHasNoCLIDependencies() throws {
         let bytes = try Data(contentsOf: Self.demo)
