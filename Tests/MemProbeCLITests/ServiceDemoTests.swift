@@ -254,7 +254,10 @@ import Testing
         #expect(held["governorLimitSource"] as? String == "environment")
         #expect((Self.int(held, "governorOverruns") ?? 0) >= 1)
         #expect(held["governorBackingOff"] as? Bool == true)
-        let cpu = try #require(Self.int(held, "governorCpuNs")), run = try #require(Self.int(held, "governorRunNs"))
+        // Steady state while backing off: from the end of the removal phase to the end of the hold.
+        let emptied = try #require(d.phase("emptied"))
+        let cpu = try #require(Self.int(held, "governorCpuNs")) - (Self.int(emptied, "governorCpuNs") ?? 0)
+        let run = try #require(Self.int(held, "governorRunNs")) - (Self.int(emptied, "governorRunNs") ?? 0)
         #expect(Double(cpu) / Double(run) <= 0.01, "governor CPU \(cpu) ns over \(run) ns")
     }
 }
