@@ -15,11 +15,15 @@ let package = Package(
         .library(name: "MemProbe", targets: ["MemProbe"]),
         .executable(name: "memprobe", targets: ["MemProbeCLI"]),
         .executable(name: "memprobe-bench", targets: ["MemProbeBench"]),
+        .executable(name: "memprobe-demo", targets: ["MemProbeDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(
@@ -39,12 +43,26 @@ let package = Package(
         ),
         .target(name: "MemProbeArena", dependencies: ["MemProbeSystem"], swiftSettings: mocking),
         .target(name: "MemProbeMap", dependencies: ["MemProbeArena"], swiftSettings: mocking),
-        .target(name: "MemProbe", dependencies: ["MemProbeSystem", "MemProbeArena", "MemProbeMap"]),
+        .target(
+            name: "MemProbe",
+            dependencies: [
+                "MemProbeSystem", "MemProbeArena", "MemProbeMap",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The compare experiment, the snapshot report renderers and their helpers: used by the CLI, the benchmarks and
+        // tests only, so a service that depends on the MemProbe product never builds them (not a product).
+        .target(name: "MemProbeCompare", dependencies: ["MemProbe", "MemProbeSystem", "MemProbeArena", "MemProbeMap"]),
         .executableTarget(
             name: "MemProbeCLI",
-            dependencies: ["MemProbe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MemProbe", "MemProbeCompare", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "MemProbeBench", dependencies: ["MemProbe", "CShims"]),
+        .executableTarget(
+            name: "MemProbeBench",
+            dependencies: ["MemProbe", "MemProbeCompare", "CShims", .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
         // libFuzzer target for the /proc parsers (tools/fuzz-parsers.sh); a plain build links its replay mode.
         .target(name: "CFuzz"),
         .executableTarget(name: "FuzzProcParsers", dependencies: ["MemProbeSystem", "CFuzz"]),
@@ -60,6 +78,24 @@ let package = Package(
             dependencies: ["MemProbeMap", "CShims", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: mocking
         ),
-        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCLI"]),
+        // The smallest service: links only the MemProbe product (what a service adopting memprobe gets).
+        .executableTarget(
+            name: "MemProbeDemo",
+            dependencies: [
+                "MemProbe",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "MemProbeServiceTests",
+            dependencies: [
+                "MemProbe", "MemProbeArena", "MemProbeMap", "MemProbeSystem",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCompare", "MemProbeCLI"]),
     ]
 )

@@ -64,8 +64,11 @@ public struct MemStats: Codable, Sendable, Hashable {
     public var cgroup: MemoryCgroupSnapshot?
     /// glibc heap figures (mallinfo2); only for the calling process.
     public var mallocHeap: MallocInfo?
-    /// PageArenas of the calling process that were passed to ``capture(pid:mode:arenas:)``.
+    /// PageArenas of the calling process that were passed to ``capture(pid:mode:arenas:)``; for another process,
+    /// the arenas it publishes (see ``MemoryGovernor``), when the caller may read them.
     public var arenas: [Arena]
+    /// The ``MemoryGovernor`` state another process publishes, when it runs one and the caller may read it.
+    public var governor: GovernorState?
     /// System-wide memory pressure (PSI), when the kernel provides it.
     public var pressure: MemoryPressure?
     /// Figures that could not be read, with the reason.
@@ -89,8 +92,13 @@ public struct MemStats: Codable, Sendable, Hashable {
         var pressure: MemoryPressure?
         if mode == .fast {
             // Fast mode is for sampling: status and statm only (a few µs each, no lock taken in the target).
+            // No arena lock and no malloc bin walk either: arena figures come from their lock-free published copy,
+            // mincore (`resident`) and mallinfo2 are left out.
             for figure in ["smapsRollup", "cgroup", "pressure", "numaNodes"] {
                 missing.append(Missing(figure: figure, reason: "--fast reads status and statm only"))
+            }
+            if isSelf {
+                missing.append(Missing(figure: "mallocHeap", reason: "fast mode does not walk the malloc bins (mallinfo2)"))
             }
         } else {
             do {
@@ -112,10 +120,26 @@ public struct MemStats: Codable, Sendable, Hashable {
             for f in rollup.fields { d[f.name] = f.bytes }
             smaps = d
         }
-        let arenaFigures: [Arena] = isSelf ? arenas.map { entry in
+        var arenaFigures: [Arena] = isSelf ? arenas.map { entry in
             Arena(name: entry.name, strategy: entry.arena.strategy.description, stats: entry.arena.stats,
-                  resident: try? entry.arena.residentBytes())
+                  resident: mode == .fast ? nil : try? entry.arena.residentBytes())
         } : []
+        var governor: GovernorState?
+        if !isSelf {
+            // Another process's own figures, from the file its governor publishes (no cooperation at read time).
+            do {
+                let published = try PublishedStatsReader.read(pid: memory.pid)
+                arenaFigures = published.arenas
+                governor = published.governor
+                if published.arenasOmitted > 0 {
+                    missing.append(Missing(figure: "arenas", reason: "\(published.arenasOmitted) arenas beyond the published file's capacity"))
+                }
+            } catch .notPublished {
+                // Most processes do not link memprobe: nothing to report.
+            } catch {
+                missing.append(Missing(figure: "published", reason: error.description))
+            }
+        }
         return MemStats(
             schemaVersion: currentSchemaVersion,
             pid: memory.pid,
@@ -136,8 +160,9 @@ public struct MemStats: Codable, Sendable, Hashable {
             threads: memory.status?.threads,
             smapsRollup: smaps,
             cgroup: cgroup,
-            mallocHeap: isSelf ? MallocHeap.info() : nil,
+            mallocHeap: isSelf && mode != .fast ? MallocHeap.info() : nil,
             arenas: arenaFigures,
+            governor: governor,
             pressure: pressure,
             missing: missing,
             numaNodes: numaNodes
@@ -148,7 +173,7 @@ public struct MemStats: Codable, Sendable, Hashable {
 extension MemStats {
     private enum CodingKeys: String, CodingKey {
         case schemaVersion, pid, name, mode, rss, effectiveRss, pss, anonymous, file, shmem, lazyFree, anonHugePages, swap
-        case vmSize, vmPeak, vmHWM, threads, smapsRollup, cgroup, mallocHeap, arenas, pressure, missing
+        case vmSize, vmPeak, vmHWM, threads, smapsRollup, cgroup, mallocHeap, arenas, governor, pressure, missing
         case numaNodes
     }
 
@@ -177,6 +202,7 @@ extension MemStats {
         try c.encode(cgroup, forKey: .cgroup)
         try c.encode(mallocHeap, forKey: .mallocHeap)
         try c.encode(arenas, forKey: .arenas)
+        try c.encode(governor, forKey: .governor)
         try c.encode(pressure, forKey: .pressure)
         try c.encode(missing, forKey: .missing)
         try c.encode(numaNodes, forKey: .numaNodes)

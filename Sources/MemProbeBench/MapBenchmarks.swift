@@ -3,6 +3,7 @@
 #endif
 import CShims
 import MemProbe
+import MemProbeCompare
 import MemProbeArena
 import MemProbeMap
 import MemProbeSystem

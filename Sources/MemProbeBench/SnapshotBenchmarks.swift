@@ -2,6 +2,7 @@
 @preconcurrency import Glibc
 #endif
 import MemProbe
+import MemProbeCompare
 import MemProbeSystem
 
 /// `memprobe-bench snapshot`: what a snapshot costs, beside the raw reads it is made of, in the same run.

@@ -1,4 +1,5 @@
 import MemProbe
+import MemProbeCompare
 import MemProbeSystem
 import Synchronization
 #if canImport(FoundationEssentials)

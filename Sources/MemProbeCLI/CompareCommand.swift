@@ -1,5 +1,6 @@
 import ArgumentParser
 import MemProbe
+import MemProbeCompare
 import MemProbeSystem
 #if canImport(Glibc)
 @preconcurrency import Glibc

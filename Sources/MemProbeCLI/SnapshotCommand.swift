@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import MemProbe
+import MemProbeCompare
 import MemProbeSystem
 
 /// `memprobe snapshot`: one reading of every memory figure of one or more processes.
@@ -61,7 +62,9 @@ struct SnapshotCommand: ParsableCommand {
         if !snapshots.isEmpty {
             switch format {
             case .table:
-                print(snapshots.map { MemStatsReport.table($0) }.joined(separator: "\n\n"))
+                print(snapshots.map { s in
+                    [MemStatsReport.table(s)] + (MemStatsReport.governorTable(s).map { [$0] } ?? [])
+                }.map { $0.joined(separator: "\n\n") }.joined(separator: "\n\n"))
             case .json:
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -69,10 +72,11 @@ struct SnapshotCommand: ParsableCommand {
                     ? try encoder.encode(snapshots[0]) : try encoder.encode(snapshots)
                 print(String(decoding: data, as: UTF8.self))
             case .prometheus:
-                print(MemStatsReport.prometheus(snapshots), terminator: "")
+                print(MemStatsReport.prometheus(snapshots) + MemStatsReport.prometheusPublished(snapshots), terminator: "")
             }
             for s in snapshots where !s.missing.isEmpty && format != .table {
                 printError("memprobe: process \(s.pid): not read: " + s.missing.map(\.figure).joined(separator: ", "))
+                for m in s.missing where m.figure == "published" { printError("memprobe: process \(s.pid): \(m.reason)") }
             }
         }
         if failed { throw ExitStatus.targetUnavailable }

@@ -6,6 +6,7 @@ import Foundation
 import FoundationXML
 #endif
 import MemProbe
+import MemProbeCompare
 import MemProbeSystem
 import Testing
 

@@ -3,6 +3,7 @@
 #endif
 import Foundation
 import MemProbe
+import MemProbeCompare
 import Testing
 
 /// `memprobe snapshot` end to end: the real binary against real processes, figures checked against /proc.
