@@ -30,6 +30,9 @@ let package = Package(
                 .linkedLibrary("numa", .when(platforms: [.linux])),
                 // libunwind is NOT linked: it is dlopen'ed RTLD_LOCAL so it never interposes _Unwind_*/backtrace.
                 .linkedLibrary("dl", .when(platforms: [.linux])),
+                // Heap profiles are gzip'ed pprof files (CShims/heapprofile.c); Debian zlib1g-dev.
+                .linkedLibrary("z", .when(platforms: [.linux])),
+                .linkedLibrary("m", .when(platforms: [.linux])),
             ]
         ),
         .target(

@@ -24,6 +24,9 @@ public final class PageArena: Sendable {
         /// bytes of MADV_DONTNEED on 4 KiB pages: 4 MiB ≈ 1–3 ms here. Cheaper steps cover more bytes for the same
         /// cost (MADV_FREE of whole huge pages: 64×, DONTNEED/munmap of huge pages: 16×), MADV_PAGEOUT fewer (⅓).
         public var maxReleaseBytesPerCall: Int = 4 << 20
+        /// Mean bytes between heap-profile samples (see ``HeapProfileRate``): nil for the process default
+        /// (`MEMPROBE_PROFILE_RATE`, else 512 KiB), 0 for no sampling.
+        public var heapProfileInterval: Int? = nil
 
         /// - Parameter maxReleaseBytesPerCall: nil for the default, 4 MiB of 4 KiB-page DONTNEED-equivalent work.
         public init(regionSize: Int = 64 << 20, hugePages: Bool = false, maxReleaseBytesPerCall: Int? = nil) {
@@ -39,6 +42,10 @@ public final class PageArena: Sendable {
     private let currentStrategy: ArenaLock<ReleaseStrategy>
     /// The configuration the arena was created with.
     public let configuration: Configuration
+    /// Heap-profile sampling (HeapSampler.swift); nil when off or unavailable.
+    package let heapSampler: HeapSampler?
+    /// Whether this arena samples for heap profiles, and why not.
+    public let heapProfileStatus: HeapProfileStatus
 
     /// Creates an empty arena. No memory is mapped until the first allocation.
     public init(strategy: ReleaseStrategy = .dontNeed, configuration: Configuration = .init()) {
@@ -49,6 +56,8 @@ public final class PageArena: Sendable {
         self.configuration = configuration
         self.core = ArenaLock(ArenaCore(strategy: strategy, configuration: configuration))
         self.currentStrategy = ArenaLock(strategy)
+        (heapSampler, heapProfileStatus) = HeapSampler.make(
+            interval: configuration.heapProfileInterval ?? HeapProfileRate.processDefault)
     }
 
     deinit {
@@ -94,6 +103,7 @@ public final class PageArena: Sendable {
             publish(c)
             return a
         }
+        heapSampler?.didAllocate(address, byteCount: byteCount)
         return UnsafeMutableRawPointer(bitPattern: address)!
     }
 
@@ -101,6 +111,8 @@ public final class PageArena: Sendable {
     /// Freed pages go through the strategy, at most ``Configuration/maxReleaseBytesPerCall`` bytes in this call.
     public func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
         let address = UInt(bitPattern: pointer)
+        // Before the address can be handed out again: a new sample there must not be retired by this free.
+        heapSampler?.willDeallocate(address)
         core.withLock { c in
             c.deallocate(address, byteCount: byteCount)
             c.pumpAfterCall()
