@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "MemProbeArena", targets: ["MemProbeArena"]),
         .library(name: "MemProbeMap", targets: ["MemProbeMap"]),
         .library(name: "MemProbe", targets: ["MemProbe"]),
+        .library(name: "MemProbeProfile", targets: ["MemProbeProfile"]),
         .executable(name: "memprobe", targets: ["MemProbeCLI"]),
         .executable(name: "memprobe-bench", targets: ["MemProbeBench"]),
     ],
@@ -42,12 +43,14 @@ let package = Package(
         ),
         .target(name: "MemProbeArena", dependencies: ["MemProbeSystem"], swiftSettings: mocking),
         .target(name: "MemProbeMap", dependencies: ["MemProbeArena"], swiftSettings: mocking),
+        // Heap profiles (pprof encoder/reader, symbols); no Foundation, so services can use it.
+        .target(name: "MemProbeProfile", dependencies: ["MemProbeArena", "MemProbeSystem", "CShims"]),
         .target(name: "MemProbe", dependencies: ["MemProbeSystem", "MemProbeArena", "MemProbeMap"]),
         .executableTarget(
             name: "MemProbeCLI",
-            dependencies: ["MemProbe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MemProbe", "MemProbeProfile", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "MemProbeBench", dependencies: ["MemProbe", "CShims"]),
+        .executableTarget(name: "MemProbeBench", dependencies: ["MemProbe", "MemProbeProfile", "CShims"]),
         // libFuzzer target for the /proc parsers (tools/fuzz-parsers.sh); a plain build links its replay mode.
         .target(name: "CFuzz"),
         .executableTarget(name: "FuzzProcParsers", dependencies: ["MemProbeSystem", "CFuzz"]),
@@ -64,5 +67,6 @@ let package = Package(
             swiftSettings: mocking
         ),
         .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCLI"]),
+        .testTarget(name: "MemProbeProfileTests", dependencies: ["MemProbeProfile", "MemProbeMap", "MemProbeArena", "CShims"]),
     ]
 )
