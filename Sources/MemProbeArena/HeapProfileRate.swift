@@ -57,6 +57,7 @@ public enum HeapProfileRate {
 public struct HeapProfileRateError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The value found.
     public var value: String
+    public init(value: String) { self.value = value }
     public var description: String {
         "MEMPROBE_PROFILE_RATE='\(value)' is not a size: give bytes, optionally with K, KiB, M, MiB, G or GiB (e.g. 512K); 0 turns heap profiling off"
     }

@@ -348,13 +348,19 @@ package enum HeapSamplerRegistry {
 }
 
 extension HeapSampler {
+    private static func loadLibunwind() -> BacktraceError? {
+        do throws(BacktraceError) { try Backtrace.prepare() } catch { return error }
+        return nil
+    }
+
     /// The sampler for an arena with this interval, and the arena's profiling status. libunwind missing (or the
     /// tables unmappable) → no sampler, a status saying why, and an arena that works unchanged.
-    static func make(interval: Int) -> (HeapSampler?, HeapProfileStatus) {
+    /// - Parameter loadUnwinder: loads libunwind (a test passes a failing one to see the "missing" path).
+    package static func make(
+        interval: Int, loadUnwinder: () -> BacktraceError? = HeapSampler.loadLibunwind
+    ) -> (HeapSampler?, HeapProfileStatus) {
         guard interval > 0 else { return (nil, .off) }
-        do {
-            try Backtrace.prepare()
-        } catch {
+        if let error = loadUnwinder() {
             return (nil, .unavailable(reason: "heap profiling needs libunwind: \(error)"))
         }
         guard let s = HeapSampler(meanInterval: interval) else {

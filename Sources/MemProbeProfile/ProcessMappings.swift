@@ -69,6 +69,6 @@ final class Symbolizer {
         // File virtual address: PIE and shared objects are linked at their first PT_LOAD address and mapped at base.
         let fileAddress = elf.isPositionIndependent ? address &- base &+ (elf.firstLoadAddress & ~0xfff) : address
         guard let sym = elf.symbol(at: fileAddress) else { return nil }
-        return (SwiftDemangle.demangle(sym.name) ?? sym.name, sym.name)
+        return (SwiftDemangle.readable(sym.name), sym.name)
     }
 }

@@ -4,9 +4,11 @@ package enum ProfileReader {
     package static let maxDecodedBytes = 256 << 20
 
     /// Parses a profile, gzip'ed or not. Never traps: anything that is not a valid profile throws.
-    package static func parse(_ bytes: [UInt8]) throws(ProfileDecodeError) -> PprofProfile {
+    /// This is the fuzzing entry point: any bytes in, a profile or a ``ProfileDecodeError`` out.
+    package static func parse(_ bytes: [UInt8], limit: Int = maxDecodedBytes) throws(ProfileDecodeError) -> PprofProfile {
         guard !bytes.isEmpty else { throw .truncated("empty file") }
-        let raw = Gzip.isCompressed(bytes[...]) ? try Gzip.decompress(bytes[...], limit: maxDecodedBytes) : bytes
+        guard bytes.count <= limit else { throw .tooLarge("\(bytes.count) bytes") }
+        let raw = Gzip.isCompressed(bytes[...]) ? try Gzip.decompress(bytes[...], limit: limit) : bytes
         return try PprofProfile(decoding: raw[...])
     }
 }

@@ -9,7 +9,32 @@ private func _swiftDemangle(
     _ outputBufferSize: UnsafeMutablePointer<Int>?, _ flags: UInt32
 ) -> UnsafeMutablePointer<CChar>?
 
+/// The C++ demangler of libstdc++, which the Swift runtime loads; looked up at run time so that nothing links
+/// against libstdc++ for it.
+private typealias CxaDemangle = @convention(c) (
+    UnsafePointer<CChar>?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?, UnsafeMutablePointer<Int32>?
+) -> UnsafeMutablePointer<CChar>?
+
+private let cxaDemangle: CxaDemangle? = {
+    guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__cxa_demangle") else { return nil }
+    return unsafeBitCast(sym, to: CxaDemangle.self)
+}()
+
 enum SwiftDemangle {
+    /// A symbol's readable name: Swift and C++ names demangled, others as they are.
+    static func readable(_ symbol: String) -> String {
+        if let s = demangle(symbol) { return s }
+        if symbol.hasPrefix("_Z") {
+            return symbol.withCString { p -> String in
+                var status: Int32 = 0
+                guard let demangle = cxaDemangle, let out = demangle(p, nil, nil, &status), status == 0 else { return symbol }
+                defer { free(out) }
+                return String(cString: out)
+            }
+        }
+        return symbol
+    }
+
     /// The demangled name of a Swift symbol (`$s…`, `_$s…`), or nil for other names.
     static func demangle(_ symbol: String) -> String? {
         guard symbol.hasPrefix("$s") || symbol.hasPrefix("_$s") || symbol.hasPrefix("$S") || symbol.hasPrefix("_T0") else { return nil }

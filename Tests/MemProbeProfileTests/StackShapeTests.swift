@@ -1,0 +1,50 @@
+import MemProbeArena
+@testable import MemProbeProfile
+import Testing
+
+/// 16 allocations of 64 KiB (with a 4 KiB interval every one is sampled with probability 1 − e⁻¹⁶).
+@inline(never)
+func genericAllocateProfileTest<T>(_ arena: PageArena, _ type: T.Type) throws -> [UnsafeMutableRawPointer] {
+    try (0..<16).map { _ in try arena.allocate(byteCount: 64 << 10, alignment: MemoryLayout<T>.alignment) }
+}
+
+@inline(never)
+func withClosureProfileTest<R>(_ body: () throws -> R) rethrows -> R { try body() }
+
+@inline(never)
+func asyncAllocateProfileTest(_ arena: PageArena) async throws -> [UnsafeMutableRawPointer] {
+    await Task.yield()  // resume on an executor thread: the allocation runs in a partial function
+    var out: [UnsafeMutableRawPointer] = []
+    for _ in 0..<16 { out.append(try arena.allocate(byteCount: 64 << 10)) }
+    return out
+}
+
+@Suite("Heap profile stacks", .enabled(if: samplingAvailable, "libunwind.so.8 is not installed"))
+struct StackShapeTests {
+    @Test func stacksThroughGenericsClosuresAndAsyncNameTheAllocatingFunction() async throws {
+        let arena = samplingArena(interval: 4 << 10)
+        var blocks = try genericAllocateProfileTest(arena, UInt64.self)
+        blocks.append(try withClosureProfileTest { try arena.allocate(byteCount: 64 << 10) })
+        blocks += try await asyncAllocateProfileTest(arena)
+        let profile = try writeAndCheck(
+            try HeapProfile.profile(of: [arena]), name: "stack-shapes",
+            functions: ["genericAllocateProfileTest", "withClosureProfileTest", "closure #1", "asyncAllocateProfileTest"])
+        let perCall = Int64(16 << 16)
+        // Every one of these allocations is sampled (p = 1 − e⁻¹⁶), so the figures are exact to a few bytes.
+        #expect(abs(cumulative(profile, "inuse_space", function: "genericAllocateProfileTest") - perCall) < 64)
+        #expect(abs(cumulative(profile, "inuse_space", function: "asyncAllocateProfileTest") - perCall) < 64)
+        let closure = "closure #1 () throws -> Swift.UnsafeMutableRawPointer in MemProbeProfileTests.StackShapeTests"
+        #expect(abs(cumulative(profile, "inuse_space", function: closure) - Int64(64 << 10)) < 64)
+        #expect(abs(cumulative(profile, "inuse_space", function: "withClosureProfileTest") - Int64(64 << 10)) < 64)
+        // The innermost frame of each sample is the caller's, never the sampler's or PageArena.allocate.
+        let names = Dictionary(uniqueKeysWithValues: profile.functions.map { ($0.id, $0.name) })
+        let locations = Dictionary(uniqueKeysWithValues: profile.locations.map { ($0.id, $0) })
+        for s in profile.samples {
+            let innermost = locations[s.locationIDs[0]]!.lines.first.flatMap { names[$0.functionID] } ?? ""
+            #expect(!PprofBuilder.isSamplerFrame(innermost) && !innermost.contains("PageArena.allocate"), "\(innermost)")
+        }
+        for b in blocks { arena.deallocate(b, byteCount: 64 << 10) }
+        #expect(arena.heapSampler!.counters.liveSamples == 0)
+    }
+}
+
