@@ -303,6 +303,11 @@ package final class HeapSampler: @unchecked Sendable {
                 live.bytes + records.bytes + stackIndex.bytes + frames.bytes + filter.bytes)
     }
 
+    /// Takes a sample now regardless of the countdown: the whole cost of one sample (unwind + record), for the
+    /// benchmark. Retire it with ``willDeallocate(_:)``.
+    @inline(never)
+    package func sampleNow(address: UInt, byteCount: Int) { record(address, byteCount: byteCount) }
+
     /// Records a sample with a given stack (benchmarks and tests of the profile writer: many distinct stacks
     /// without building them on the real stack). Same path as a real sample after the unwind.
     package func recordForTesting(address: UInt, byteCount: Int, frames stack: [UInt]) {

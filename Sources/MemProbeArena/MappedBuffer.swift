@@ -17,7 +17,7 @@ struct MappedBuffer<Element: BitwiseCopyable> {
         let page = Int(cshims_page_size())
         let bytes = (max(count, 1) * stride + page - 1) / page * page
         var raw: UnsafeMutableRawPointer? = nil
-        guard cshims_mmap_anonymous(bytes, 1, &raw) == 0, let raw else { return nil }
+        guard cshims_mmap_anonymous(bytes, 0, &raw) == 0, let raw else { return nil }
         var b = MappedBuffer()
         b.base = raw.bindMemory(to: Element.self, capacity: bytes / stride)
         b.capacity = bytes / stride

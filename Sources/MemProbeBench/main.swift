@@ -5,8 +5,10 @@ if CommandLine.arguments.dropFirst().first == "map" {
     SnapshotBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "arena" {
     ArenaBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))  // PageArena (ArenaBenchmarks.swift)
+} else if CommandLine.arguments.dropFirst().first == "profile" {
+    ProfileBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))  // heap profiling (ProfileBenchmarks.swift)
 } else if CommandLine.arguments.dropFirst().first == "_hold" {
     SnapshotBenchmarks.hold(Array(CommandLine.arguments.dropFirst(2)))
 } else {
-    print("usage: memprobe-bench map|snapshot|arena [options]")
+    print("usage: memprobe-bench map|snapshot|arena|profile [options]")
 }

@@ -1,0 +1,190 @@
+import CShims
+import MemProbe
+import MemProbeArena
+import MemProbeMap
+import MemProbeProfile
+import MemProbeSystem
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// `memprobe-bench profile`: what heap profiling costs (docs/heap-profile.md).
+///
+/// 1. One sample (libunwind unw_backtrace + intern + live-table insert + retire) against glibc `backtrace()` on the
+///    same stack, same run.
+/// 2. ArenaMap insert (Int→Int and Int→1 KiB, fresh map, no reserve) with the arena sampling at the default rate
+///    against the same arena configuration with sampling off, interleaved runs, best of each.
+/// 3. Writing a profile (symbolise, encode, gzip) of 10,000 distinct stacks.
+enum ProfileBenchmarks {
+    struct Options {
+        var entries = 1_000_000
+        var kibEntries = 200_000
+        var runs = 7
+        var depth = 20
+        var stacks = 10_000
+    }
+
+    static func run(_ arguments: [String]) {
+        var o = Options()
+        var i = 0
+        while i < arguments.count {
+            let next = i + 1 < arguments.count ? arguments[i + 1] : ""
+            switch arguments[i] {
+            case "--entries": o.entries = max(1000, Int(next) ?? o.entries); i += 1
+            case "--kib-entries": o.kibEntries = max(1000, Int(next) ?? o.kibEntries); i += 1
+            case "--runs": o.runs = max(1, Int(next) ?? o.runs); i += 1
+            case "--depth": o.depth = min(max(1, Int(next) ?? o.depth), 50); i += 1
+            case "--stacks": o.stacks = max(1, Int(next) ?? o.stacks); i += 1
+            default:
+                print("usage: memprobe-bench profile [--entries N] [--kib-entries N] [--runs N] [--depth N] [--stacks N]")
+                return
+            }
+            i += 1
+        }
+        guard Backtrace.isAvailable else {
+            print("libunwind.so.8 is not installed: heap profiling is unavailable")
+            return
+        }
+        print("pid \(getpid()), MEMPROBE_PROFILE_RATE default \(HeapProfileRate.processDefault) bytes\n")
+        sampleCost(depth: o.depth)
+        mapOverhead(o)
+        writeTime(stacks: o.stacks, depth: o.depth)
+    }
+
+    // MARK: - 1. Cost per sample
+
+    static func sampleCost(depth: Int) {
+        var c = PageArena.Configuration()
+        c.heapProfileInterval = HeapProfileRate.defaultInterval
+        let arena = PageArena(configuration: c)
+        let sampler = arena.heapSampler!
+        let iterations = 20_000
+        var results: (sample: Double, unw: Double, glibc: Double, frames: Int, glibcFrames: Int) = (0, 0, 0, 0, 0)
+        recurse(depth) {
+            var frames = [UnsafeMutableRawPointer?](repeating: nil, count: Int(CSHIMS_HEAP_SAMPLE_MAX_FRAMES))
+            // Warm up all three (first calls load and cache unwind tables).
+            for k in 0..<100 {
+                sampler.sampleNow(address: UInt(0x1000 + k * 16), byteCount: 4096)
+                sampler.willDeallocate(UInt(0x1000 + k * 16))
+                _ = frames.withUnsafeMutableBufferPointer { cshims_glibc_backtrace($0.baseAddress, Int32($0.count)) }
+            }
+            var best = (Double.infinity, Double.infinity, Double.infinity)
+            for _ in 0..<5 {
+                let t0 = monotonicNanoseconds()
+                for k in 0..<iterations {
+                    sampler.sampleNow(address: UInt(0x1000 + k * 16), byteCount: 4096)
+                    sampler.willDeallocate(UInt(0x1000 + k * 16))
+                }
+                let t1 = monotonicNanoseconds()
+                var n = 0
+                for _ in 0..<iterations { n = frames.withUnsafeMutableBufferPointer { Backtrace.capture(into: $0) } }
+                let t2 = monotonicNanoseconds()
+                var g: Int32 = 0
+                for _ in 0..<iterations { g = frames.withUnsafeMutableBufferPointer { cshims_glibc_backtrace($0.baseAddress, Int32($0.count)) } }
+                let t3 = monotonicNanoseconds()
+                best = (min(best.0, Double(t1 - t0)), min(best.1, Double(t2 - t1)), min(best.2, Double(t3 - t2)))
+                results.frames = n
+                results.glibcFrames = Int(g)
+            }
+            results.sample = best.0 / Double(iterations)
+            results.unw = best.1 / Double(iterations)
+            results.glibc = best.2 / Double(iterations)
+        }
+        print("## Cost per sample (stack of \(results.frames) frames; \(depth) recursive frames + the caller chain; best of 5 × \(iterations))\n")
+        print("| what | ns per call | vs glibc backtrace() |")
+        print("|---|---|---|")
+        print("| sample: unw_backtrace + intern + record + retire | \(fmt(results.sample)) | \(fmt3(results.sample / results.glibc))× |")
+        print("| unw_backtrace alone (\(results.frames) frames) | \(fmt(results.unw)) | \(fmt3(results.unw / results.glibc))× |")
+        print("| glibc backtrace() (\(results.glibcFrames) frames) | \(fmt(results.glibc)) | 1.000× |")
+        print("")
+    }
+
+    @inline(never)
+    static func recurse(_ n: Int, _ body: () -> Void) {
+        if n == 0 { body() } else { recurse(n - 1, body) }
+        blackHole(n)
+    }
+
+    @inline(never)
+    static func blackHole(_ x: Int) { if x == -42 { print("") } }
+
+    // MARK: - 2. Overhead on map inserts
+
+    static func mapOverhead(_ o: Options) {
+        print("## Default-rate sampling overhead on ArenaMap insert (fresh map, no reserve; interleaved, best of \(o.runs))\n")
+        print("| workload | sampling off ns/insert | sampling on ns/insert | overhead | distinct stacks sampled (all runs) |")
+        print("|---|---|---|---|---|")
+        let keys = (0..<o.entries).map { MapBenchmarks.Keys.mix(UInt64($0)) }
+        row("Int→Int, \(o.entries) entries", keys, runs: o.runs, value: { $0 })
+        let kibKeys = Array(keys.prefix(o.kibEntries))
+        row("Int→1 KiB, \(o.kibEntries) entries", kibKeys, runs: o.runs, value: { MapBenchmarks.KiB($0) })
+        print("")
+    }
+
+    static func row<V>(_ name: String, _ keys: [Int], runs: Int, value: (Int) -> V) {
+        func arena(_ interval: Int) -> PageArena {
+            var c = PageArena.Configuration()
+            c.heapProfileInterval = interval
+            return PageArena(strategy: .dontNeed, configuration: c)
+        }
+        let off = arena(0), on = arena(HeapProfileRate.defaultInterval)
+        var best = (off: Double.infinity, on: Double.infinity)
+        for r in 0..<(2 * runs) {
+            // Alternate which goes first, so drift in the machine's speed hits both alike.
+            let sampling = (r % 2 == 0) == (r / 2 % 2 == 0)
+            let a = sampling ? on : off
+            var m = ArenaMap<Int, V>(arena: a)
+            let t = MapBenchmarks.time { for k in keys { m[k] = value(k) } }
+            precondition(m.count == keys.count)
+            m = ArenaMap(arena: a)
+            _ = try? a.release()
+            if sampling {
+                best.on = min(best.on, t)
+            } else {
+                best.off = min(best.off, t)
+            }
+        }
+        let n = Double(keys.count)
+        let stacks = on.heapSampler!.counters.stacks
+        print("| \(name) | \(fmt(best.off / n)) | \(fmt(best.on / n)) | \(fmt(100 * (best.on / best.off - 1)))% | \(stacks) |")
+    }
+
+    // MARK: - 3. Profile write time
+
+    static func writeTime(stacks: Int, depth: Int) {
+        var c = PageArena.Configuration()
+        c.heapProfileInterval = HeapProfileRate.defaultInterval
+        let arena = PageArena(configuration: c)
+        let sampler = arena.heapSampler!
+        var base: [UInt] = []
+        recurse(depth) { base = (try? Backtrace.capture(maxFrames: 64).addresses) ?? [] }
+        precondition(base.count >= 4, "could not capture a stack")
+        // Distinct stacks from real code addresses: the two innermost frames move through their functions.
+        for i in 0..<stacks {
+            var f = base
+            f[0] = base[0] &+ UInt(i % 100)
+            f[1] = base[1] &+ UInt(i / 100 % 100)
+            f[2] = base[2] &+ UInt(i / 10_000)
+            sampler.recordForTesting(address: UInt(0x10_0000 + i * 64), byteCount: 1 << 20, frames: f)
+        }
+        var best = Double.infinity
+        var bytes = 0
+        var locations = 0
+        for _ in 0..<5 {
+            let t0 = monotonicNanoseconds()
+            let profile = HeapProfile.build(samplers: [sampler])
+            let gz = Gzip.compress(profile.encoded())
+            best = min(best, Double(monotonicNanoseconds() - t0))
+            bytes = gz.count
+            locations = profile.locations.count
+        }
+        print("## Profile write time (\(sampler.counters.stacks) distinct stacks of \(base.count) frames, \(locations) locations; best of 5)\n")
+        print("| what | time | gzip'ed size |")
+        print("|---|---|---|")
+        print("| symbolise (maps + ELF symtab + demangle) + encode + gzip | \(fmt(best / 1e6)) ms | \(bytes / 1024) KiB |")
+        print("")
+    }
+
+    static func fmt(_ v: Double) -> String { MapBenchmarks.Fmt.fixed1(v) }
+    static func fmt3(_ v: Double) -> String { MapBenchmarks.Fmt.fixed3(v) }
+}
