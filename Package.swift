@@ -66,7 +66,7 @@ let package = Package(
             dependencies: ["MemProbeMap", "CShims", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: mocking
         ),
-        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCLI"]),
+        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCLI", "MemProbeProfile"]),
         .testTarget(name: "MemProbeProfileTests", dependencies: ["MemProbeProfile", "MemProbeMap", "MemProbeArena", "CShims"]),
     ]
 )

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages memprobe builds against (libnuma-dev, libunwind-dev) when they are missing.
+# Installs the Debian packages memprobe builds against (libnuma-dev, libunwind-dev, zlib1g-dev) when they are missing.
 # As root it installs them; otherwise it prints the exact command and fails.
 set -euo pipefail
 missing=()
 [ -e /usr/include/numa.h ] || missing+=(libnuma-dev)
 { [ -e /usr/include/x86_64-linux-gnu/libunwind.h ] || [ -e /usr/include/libunwind.h ] || [ -e /usr/include/aarch64-linux-gnu/libunwind.h ]; } || missing+=(libunwind-dev)
+# zlib: heap profiles are gzip'ed (CShims/heapprofile.c links -lz).
+[ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 cmd="apt-get update && apt-get install -y ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
