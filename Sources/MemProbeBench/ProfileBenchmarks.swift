@@ -22,6 +22,7 @@ enum ProfileBenchmarks {
         var runs = 7
         var depth = 20
         var stacks = 10_000
+        var write: String? = nil
     }
 
     static func run(_ arguments: [String]) {
@@ -35,8 +36,9 @@ enum ProfileBenchmarks {
             case "--runs": o.runs = max(1, Int(next) ?? o.runs); i += 1
             case "--depth": o.depth = min(max(1, Int(next) ?? o.depth), 50); i += 1
             case "--stacks": o.stacks = max(1, Int(next) ?? o.stacks); i += 1
+            case "--write": o.write = next; i += 1
             default:
-                print("usage: memprobe-bench profile [--entries N] [--kib-entries N] [--runs N] [--depth N] [--stacks N]")
+                print("usage: memprobe-bench profile [--entries N] [--kib-entries N] [--runs N] [--depth N] [--stacks N] [--write FILE]")
                 return
             }
             i += 1
@@ -46,9 +48,42 @@ enum ProfileBenchmarks {
             return
         }
         print("pid \(getpid()), MEMPROBE_PROFILE_RATE default \(HeapProfileRate.processDefault) bytes\n")
+        if let path = o.write {
+            writeExample(to: path)
+            return
+        }
         sampleCost(depth: o.depth)
         mapOverhead(o)
         writeTime(stacks: o.stacks, depth: o.depth)
+    }
+
+    // MARK: - Example profile (README)
+
+    /// A small service-like heap in the shared arena: a 40,000-entry cache of 1 KiB values and a pool of
+    /// 48 × 1 MiB buffers; then the process writes its own profile, as a governor hook does.
+    static func writeExample(to path: String) {
+        let cache = fillSessionCache(entries: 40_000)
+        let pool = fillBufferPool(buffers: 48)
+        do {
+            try HeapProfile.write(toPath: path)
+        } catch {
+            print("memprobe-bench: \(error)")
+            return
+        }
+        let s = PageArena.shared.stats
+        print("wrote \(path): shared arena Alloc \(s.alloc) bytes (cache \(cache.count) entries, \(pool.count) buffers)")
+    }
+
+    @inline(never)
+    static func fillSessionCache(entries: Int) -> ArenaMap<Int, MapBenchmarks.KiB> {
+        var m = ArenaMap<Int, MapBenchmarks.KiB>()
+        for k in 0..<entries { m[k] = MapBenchmarks.KiB(k) }
+        return m
+    }
+
+    @inline(never)
+    static func fillBufferPool(buffers: Int) -> [UnsafeMutableRawPointer] {
+        (0..<buffers).map { _ in try! PageArena.shared.allocate(byteCount: 1 << 20) }
     }
 
     // MARK: - 1. Cost per sample

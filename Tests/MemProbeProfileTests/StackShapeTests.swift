@@ -48,3 +48,33 @@ struct StackShapeTests {
     }
 }
 
+
+@inline(never)
+func allocateInTwoArenasProfileTest(_ a: PageArena, _ b: PageArena) throws -> [(PageArena, UnsafeMutableRawPointer)] {
+    try (0..<8).flatMap { _ in [(a, try a.allocate(byteCount: 64 << 10)), (b, try b.allocate(byteCount: 64 << 10))] }
+}
+
+@Suite("Whole-process heap profile", .enabled(if: samplingAvailable, "libunwind.so.8 is not installed"))
+struct WholeProcessProfileTests {
+    /// `HeapProfile.write(toPath:)` (what a governor's profile request calls) covers every live arena.
+    @Test func writeCoversEveryArena() throws {
+        let a = samplingArena(interval: 4 << 10), b = samplingArena(interval: 4 << 10)
+        let blocks = try allocateInTwoArenasProfileTest(a, b)
+        defer { for (arena, p) in blocks { arena.deallocate(p, byteCount: 64 << 10) } }
+        let path = "\(profileDirectory)/whole-process.pb.gz"
+        try HeapProfile.write(toPath: path)
+        let gz = try ProfileFile.read(path)
+        let profile = try writeAndCheck(gz, name: "whole-process", functions: ["allocateInTwoArenasProfileTest"])
+        // 16 × 64 KiB from both arenas, each sampled with p = 1 − e⁻¹⁶.
+        #expect(abs(cumulative(profile, "inuse_space", function: "allocateInTwoArenasProfileTest") - Int64(16 << 16)) < 256)
+        #expect(HeapSamplerRegistry.all().contains { $0 === a.heapSampler })
+    }
+
+    @Test func samplersLeaveTheRegistryWithTheirArena() {
+        var arena: PageArena? = samplingArena(interval: 4 << 10)
+        let id = ObjectIdentifier(arena!.heapSampler!)
+        #expect(HeapSamplerRegistry.all().contains { ObjectIdentifier($0) == id })
+        arena = nil
+        #expect(!HeapSamplerRegistry.all().contains { ObjectIdentifier($0) == id })
+    }
+}
