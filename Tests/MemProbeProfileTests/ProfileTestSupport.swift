@@ -60,7 +60,7 @@ func writeAndCheck(_ gz: [UInt8], name: String, functions: [String], sourceLocat
     try ProfileFile.writeAtomically(gz, to: path)
     let profile = try ProfileReader.parse(try ProfileFile.read(path))
     guard let go = goTool else { return profile }
-    let r = try #require(run([go, "tool", "pprof", "-top", "-sample_index=alloc_space", "-nodecount=1000", path],
+    let r = try #require(run([go, "tool", "pprof", "-top", "-sample_index=alloc_space", "-nodecount=100000", "-nodefraction=0", "-edgefraction=0", path],
                              environment: ["GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"]), sourceLocation: sourceLocation)
     #expect(r.status == 0, "go tool pprof failed on \(path): \(r.stderr)", sourceLocation: sourceLocation)
     for f in functions {
