@@ -21,9 +21,11 @@ private let cxaDemangle: CxaDemangle? = {
 }()
 
 enum SwiftDemangle {
-    /// A symbol's readable name: Swift and C++ names demangled, others as they are.
+    /// A symbol's readable name: Swift and C++ names demangled, others as they are. The optimizer's
+    /// "function signature specialization <…> of " and "generic specialization <…> of " prefixes are dropped: a
+    /// profile reader wants the source function (the mangled name stays in the profile's `system_name`).
     static func readable(_ symbol: String) -> String {
-        if let s = demangle(symbol) { return s }
+        if let s = demangle(symbol) { return withoutSpecializationPrefixes(s) }
         if symbol.hasPrefix("_Z") {
             return symbol.withCString { p -> String in
                 var status: Int32 = 0
@@ -43,5 +45,24 @@ enum SwiftDemangle {
             defer { free(out) }
             return String(cString: out)
         }
+    }
+
+    static func withoutSpecializationPrefixes(_ name: String) -> String {
+        var s = Substring(name)
+        let prefixes = ["function signature specialization <", "generic specialization <", "generic not re-abstracted specialization <"]
+        while let prefix = prefixes.first(where: { s.hasPrefix($0) }) {
+            // Skip the balanced <…> and the " of " after it; leave the name alone if it is not there.
+            var depth = 0
+            var end: Substring.Index? = nil
+            for i in s.indices[s.index(s.startIndex, offsetBy: prefix.count - 1)...] {
+                if s[i] == "<" { depth += 1 } else if s[i] == ">" {
+                    depth -= 1
+                    if depth == 0 { end = s.index(after: i); break }
+                }
+            }
+            guard let end, s[end...].hasPrefix(" of ") else { return String(s) }
+            s = s[s.index(end, offsetBy: 4)...]
+        }
+        return String(s)
     }
 }

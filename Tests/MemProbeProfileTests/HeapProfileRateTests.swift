@@ -51,3 +51,23 @@ struct HeapProfileRateTests {
         #expect(s.samplingProbability(size: 64 << 20) > 0.999_999)
     }
 }
+
+@Suite("Symbol names")
+struct SymbolNameTests {
+    @Test(arguments: [
+        ("function signature specialization <Arg[1] = Dead> of static M.T.f(x: Swift.Int) -> ()", "static M.T.f(x: Swift.Int) -> ()"),
+        ("generic specialization <Swift.Int, M.KiB> of M.S.upsert(A, __owned B) -> Swift.Optional<B>", "M.S.upsert(A, __owned B) -> Swift.Optional<B>"),
+        ("generic specialization <Swift.Array<Swift.Int>> of function signature specialization <Arg[0] = Dead> of M.g() -> ()", "M.g() -> ()"),
+        ("closure #1 () -> () in M.f() -> ()", "closure #1 () -> () in M.f() -> ()"),
+        ("generic specialization <unbalanced", "generic specialization <unbalanced"),
+    ])
+    func specializationPrefixesAreDropped(_ name: String, _ expected: String) {
+        #expect(SwiftDemangle.withoutSpecializationPrefixes(name) == expected)
+    }
+
+    @Test func swiftAndCxxNamesAreDemangled() {
+        #expect(SwiftDemangle.readable("$sSi1poiyS2i_SitFZ") == "static Swift.Int.+ infix(Swift.Int, Swift.Int) -> Swift.Int")
+        #expect(SwiftDemangle.readable("_ZN5swift6runJobEPNS_3JobE") == "swift::runJob(swift::Job*)")
+        #expect(SwiftDemangle.readable("main") == "main")
+    }
+}
