@@ -19,7 +19,7 @@ enum ProfileBenchmarks {
     struct Options {
         var entries = 1_000_000
         var kibEntries = 200_000
-        var runs = 7
+        var runs = 15
         var depth = 20
         var stacks = 10_000
         var write: String? = nil
@@ -94,7 +94,7 @@ enum ProfileBenchmarks {
         let arena = PageArena(configuration: c)
         let sampler = arena.heapSampler!
         let iterations = 20_000
-        var results: (sample: Double, unw: Double, glibc: Double, frames: Int, glibcFrames: Int) = (0, 0, 0, 0, 0)
+        var results: (sample: Double, unw: Double, glibc: Double, record: Double, frames: Int, glibcFrames: Int) = (0, 0, 0, 0, 0, 0)
         recurse(depth) {
             var frames = [UnsafeMutableRawPointer?](repeating: nil, count: Int(CSHIMS_HEAP_SAMPLE_MAX_FRAMES))
             // Warm up all three (first calls load and cache unwind tables).
@@ -103,7 +103,8 @@ enum ProfileBenchmarks {
                 sampler.willDeallocate(UInt(0x1000 + k * 16))
                 _ = frames.withUnsafeMutableBufferPointer { cshims_glibc_backtrace($0.baseAddress, Int32($0.count)) }
             }
-            var best = (Double.infinity, Double.infinity, Double.infinity)
+            var best = (Double.infinity, Double.infinity, Double.infinity, Double.infinity)
+            let given: [UInt] = (try? Backtrace.capture(maxFrames: 64).addresses) ?? [1]
             for _ in 0..<5 {
                 let t0 = monotonicNanoseconds()
                 for k in 0..<iterations {
@@ -117,13 +118,19 @@ enum ProfileBenchmarks {
                 var g: Int32 = 0
                 for _ in 0..<iterations { g = frames.withUnsafeMutableBufferPointer { cshims_glibc_backtrace($0.baseAddress, Int32($0.count)) } }
                 let t3 = monotonicNanoseconds()
-                best = (min(best.0, Double(t1 - t0)), min(best.1, Double(t2 - t1)), min(best.2, Double(t3 - t2)))
+                for k in 0..<iterations {
+                    sampler.recordForTesting(address: UInt(0x1000 + k * 16), byteCount: 4096, frames: given)
+                    sampler.willDeallocate(UInt(0x1000 + k * 16))
+                }
+                let t4 = monotonicNanoseconds()
+                best = (min(best.0, Double(t1 - t0)), min(best.1, Double(t2 - t1)), min(best.2, Double(t3 - t2)), min(best.3, Double(t4 - t3)))
                 results.frames = n
                 results.glibcFrames = Int(g)
             }
             results.sample = best.0 / Double(iterations)
             results.unw = best.1 / Double(iterations)
             results.glibc = best.2 / Double(iterations)
+            results.record = best.3 / Double(iterations)
         }
         print("## Cost per sample (stack of \(results.frames) frames; \(depth) recursive frames + the caller chain; best of 5 × \(iterations))\n")
         print("| what | ns per call | vs glibc backtrace() |")
@@ -131,6 +138,7 @@ enum ProfileBenchmarks {
         print("| sample: unw_backtrace + intern + record + retire | \(fmt(results.sample)) | \(fmt3(results.sample / results.glibc))× |")
         print("| unw_backtrace alone (\(results.frames) frames) | \(fmt(results.unw)) | \(fmt3(results.unw / results.glibc))× |")
         print("| glibc backtrace() (\(results.glibcFrames) frames) | \(fmt(results.glibc)) | 1.000× |")
+        print("| record + retire of a given \(results.frames)-frame stack (no unwind) | \(fmt(results.record)) | \(fmt3(results.record / results.glibc))× |")
         print("")
     }
 
@@ -146,42 +154,63 @@ enum ProfileBenchmarks {
     // MARK: - 2. Overhead on map inserts
 
     static func mapOverhead(_ o: Options) {
-        print("## Default-rate sampling overhead on ArenaMap insert (fresh map, no reserve; interleaved, best of \(o.runs))\n")
-        print("| workload | sampling off ns/insert | sampling on ns/insert | overhead | distinct stacks sampled (all runs) |")
-        print("|---|---|---|---|---|")
+        print("## Default-rate sampling overhead (fresh map, no reserve; \(o.runs) interleaved off/on pairs, order alternating)\n")
+        print("| workload | off ns/op (best) | on ns/op (best) | overhead, best vs best | overhead, median of pair ratios | arena calls per run |")
+        print("|---|---|---|---|---|---|")
         let keys = (0..<o.entries).map { MapBenchmarks.Keys.mix(UInt64($0)) }
-        row("Int→Int, \(o.entries) entries", keys, runs: o.runs, value: { $0 })
+        row("ArenaMap Int→Int insert, \(o.entries) entries", runs: o.runs, ops: keys.count) { arena in
+            var m = ArenaMap<Int, Int>(arena: arena)
+            let t = MapBenchmarks.time { for k in keys { m[k] = k } }
+            precondition(m.count == keys.count)
+            return t
+        }
         let kibKeys = Array(keys.prefix(o.kibEntries))
-        row("Int→1 KiB, \(o.kibEntries) entries", kibKeys, runs: o.runs, value: { MapBenchmarks.KiB($0) })
+        row("ArenaMap Int→1 KiB insert, \(o.kibEntries) entries", runs: o.runs, ops: kibKeys.count) { arena in
+            var m = ArenaMap<Int, MapBenchmarks.KiB>(arena: arena)
+            let t = MapBenchmarks.time { for k in kibKeys { m[k] = MapBenchmarks.KiB(k) } }
+            precondition(m.count == kibKeys.count)
+            return t
+        }
+        // The worst case for the hook: nothing but arena calls (a 64-byte block allocated and freed).
+        let calls = o.entries
+        row("PageArena allocate+deallocate 64 B (worst case)", runs: o.runs, ops: calls) { arena in
+            MapBenchmarks.time {
+                for _ in 0..<calls {
+                    let p = try! arena.allocate(byteCount: 64)
+                    arena.deallocate(p, byteCount: 64)
+                }
+            }
+        }
         print("")
     }
 
-    static func row<V>(_ name: String, _ keys: [Int], runs: Int, value: (Int) -> V) {
+    /// Counts the arena calls a workload makes (a sampler at 1-byte interval records every one; run once).
+    static func row(_ name: String, runs: Int, ops: Int, _ body: (PageArena) -> Double) {
         func arena(_ interval: Int) -> PageArena {
             var c = PageArena.Configuration()
             c.heapProfileInterval = interval
             return PageArena(strategy: .dontNeed, configuration: c)
         }
         let off = arena(0), on = arena(HeapProfileRate.defaultInterval)
-        var best = (off: Double.infinity, on: Double.infinity)
+        var offTimes: [Double] = [], onTimes: [Double] = []
         for r in 0..<(2 * runs) {
-            // Alternate which goes first, so drift in the machine's speed hits both alike.
+            // Alternate which of a pair goes first, so drift in the machine's speed hits both alike.
             let sampling = (r % 2 == 0) == (r / 2 % 2 == 0)
             let a = sampling ? on : off
-            var m = ArenaMap<Int, V>(arena: a)
-            let t = MapBenchmarks.time { for k in keys { m[k] = value(k) } }
-            precondition(m.count == keys.count)
-            m = ArenaMap(arena: a)
+            let t = body(a)
             _ = try? a.release()
-            if sampling {
-                best.on = min(best.on, t)
-            } else {
-                best.off = min(best.off, t)
-            }
+            if sampling { onTimes.append(t) } else { offTimes.append(t) }
         }
-        let n = Double(keys.count)
-        let stacks = on.heapSampler!.counters.stacks
-        print("| \(name) | \(fmt(best.off / n)) | \(fmt(best.on / n)) | \(fmt(100 * (best.on / best.off - 1)))% | \(stacks) |")
+        let ratios = zip(offTimes, onTimes).map { $1 / $0 }.sorted()
+        let median = ratios[ratios.count / 2]
+        let n = Double(ops)
+        let bestOff = offTimes.min()!, bestOn = onTimes.min()!
+        // Arena calls: every allocate is sampled at a 1-byte interval with p ≈ 1 for blocks ≥ 64 B.
+        let counter = arena(1)
+        _ = body(counter)
+        let (_, _, _, _) = counter.heapSampler!.counters
+        let calls = Int(counter.heapSampler!.stacks().reduce(0.0) { $0 + $1.allocObjects }.rounded())
+        print("| \(name) | \(fmt(bestOff / n)) | \(fmt(bestOn / n)) | \(fmt(100 * (bestOn / bestOff - 1)))% | \(fmt(100 * (median - 1)))% | \(calls) allocations |")
     }
 
     // MARK: - 3. Profile write time
