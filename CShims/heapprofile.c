@@ -17,7 +17,8 @@
 // and the random state. Arenas subtract byteCount / meanInterval, so arenas with different rates share one
 // countdown and each allocation is still sampled with probability 1 - exp(-size / mean) (the exponential is
 // memoryless). Plain TLS: no allocation, no lock.
-static __thread double budget;
+__thread double cshims_heap_sample_budget;
+#define budget cshims_heap_sample_budget
 static __thread int budget_ready;
 static __thread uint64_t rng_state;
 
@@ -49,6 +50,11 @@ int cshims_heap_sample_tick(double cost) {
         budget = b;
         return 0;
     }
+    return cshims_heap_sample_refill(cost);
+}
+
+int cshims_heap_sample_refill(double cost) {
+    double b = budget - cost;
     if (!budget_ready) {
         // First allocation on this thread: start from a fresh draw (budget was 0, not a draw).
         budget_ready = 1;
@@ -78,7 +84,6 @@ int cshims_heap_sample_stack(void ***frames) {
     return n;
 }
 
-uint32_t cshims_atomic_load_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 void cshims_atomic_add_u32(uint32_t *p, int32_t delta) { __atomic_fetch_add(p, (uint32_t)delta, __ATOMIC_RELAXED); }
 
 int cshims_glibc_backtrace(void **buffer, int size) { return backtrace(buffer, size); }

@@ -93,6 +93,19 @@ int cshims_unwinder_origin(char *path, size_t path_size);
 /// exponentially distributed budget. Returns 1 when this allocation is to be sampled (a new budget is drawn),
 /// else 0. No lock, no allocation.
 int cshims_heap_sample_tick(double cost);
+/// This thread's budget (read and written only by this thread; `cshims_heap_sample_tick_inline` below).
+extern __thread double cshims_heap_sample_budget;
+/// The slow path of the tick: first use on this thread, or the budget ran out.
+int cshims_heap_sample_refill(double cost);
+/// `cshims_heap_sample_tick` inlined into the caller (the arena's allocate path): one thread-local subtraction.
+static inline int cshims_heap_sample_tick_inline(double cost) {
+    double b = cshims_heap_sample_budget - cost;
+    if (__builtin_expect(b > 0.0, 1)) {
+        cshims_heap_sample_budget = b;
+        return 0;
+    }
+    return cshims_heap_sample_refill(cost);
+}
 /// Seeds this thread's sampling random state (benchmarks, tests) and draws a new budget.
 void cshims_heap_sample_seed_thread(uint64_t seed);
 /// One Exp(1) draw from this thread's random state.
@@ -101,7 +114,7 @@ double cshims_heap_sample_exponential(void);
 /// CSHIMS_HEAP_SAMPLE_MAX_FRAMES entries; stores the buffer in `*frames`. Returns the count, or -errno.
 int cshims_heap_sample_stack(void ***frames);
 /// Relaxed atomic load / add on a 32-bit counter (the heap sampler's "may be sampled" filter, read without its lock).
-uint32_t cshims_atomic_load_u32(const uint32_t *p);
+static inline uint32_t cshims_atomic_load_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 void cshims_atomic_add_u32(uint32_t *p, int32_t delta);
 /// glibc backtrace(3) (the process's own, never libunwind's: libunwind is loaded RTLD_LOCAL).
 int cshims_glibc_backtrace(void **buffer, int size);

@@ -109,7 +109,7 @@ package final class HeapSampler: @unchecked Sendable {
     /// Called after every successful allocation. Almost always one subtraction on a thread-local.
     @inline(__always)
     package func didAllocate(_ address: UInt, byteCount: Int) {
-        guard cshims_heap_sample_tick(Double(byteCount) * costPerByte) != 0 else { return }
+        guard cshims_heap_sample_tick_inline(Double(byteCount) * costPerByte) != 0 else { return }
         record(address, byteCount: byteCount)
     }
 

@@ -201,6 +201,10 @@ enum ProfileBenchmarks {
             _ = try? a.release()
             if sampling { onTimes.append(t) } else { offTimes.append(t) }
         }
+        if getenv("MEMPROBE_BENCH_VERBOSE") != nil {
+            print("off: " + offTimes.map { fmt($0 / Double(ops)) }.joined(separator: " "))
+            print("on:  " + onTimes.map { fmt($0 / Double(ops)) }.joined(separator: " "))
+        }
         let ratios = zip(offTimes, onTimes).map { $1 / $0 }.sorted()
         let median = ratios[ratios.count / 2]
         let n = Double(ops)

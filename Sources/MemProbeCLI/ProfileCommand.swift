@@ -69,6 +69,11 @@ struct ProfileCommand: ParsableCommand {
     func run() throws {
         var path = target
         if let output, let pid = Int32(target) {
+            // A process that does not exist is reported as such, whatever channel asks it.
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                printError("memprobe: \(HeapProfileRequestError.noSuchProcess(pid).description)")
+                throw ExitStatus.targetUnavailable
+            }
             do {
                 try Self.requester.requestHeapProfile(pid: pid, path: output, timeout: .milliseconds(Int64(timeout * 1000)))
             } catch {

@@ -70,6 +70,8 @@ struct ProfileCLITests {
         let r = try CLIProcess.run(["profile", "\(getpid())", "-o", NSTemporaryDirectory() + "memprobe-never.pb.gz"])
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("cannot be asked for a heap profile"))
+        let gone = try CLIProcess.run(["profile", "999999", "-o", NSTemporaryDirectory() + "memprobe-never.pb.gz"])
+        #expect(gone.status == 2 && gone.stderr.contains("process 999999 does not exist"), "\(gone.stderr)")
     }
 
     /// An invalid MEMPROBE_PROFILE_RATE stops the process at its first arena with the accepted forms.
