@@ -12,3 +12,19 @@ package enum ProfileReader {
         return try PprofProfile(decoding: raw[...])
     }
 }
+
+extension ProfileReader {
+    /// The fuzz target's body: parses arbitrary bytes and, when they are a profile, checks what every valid
+    /// profile must satisfy — it re-encodes to the same profile, and every sample type gives a report. Traps
+    /// (precondition) only on a reader or encoder bug, never on bad input. Returns whether the bytes parsed.
+    @discardableResult
+    package static func fuzzOne(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let profile = try? parse(Array(bytes), limit: 16 << 20) else { return false }
+        let again = try? PprofProfile(decoding: profile.encoded()[...])
+        precondition(again == profile, "a parsed profile does not survive re-encoding")
+        for t in profile.sampleTypes {
+            precondition((try? ProfileTopReport(profile, sampleType: t.type, top: 5)) != nil, "no report for \(t.type)")
+        }
+        return true
+    }
+}

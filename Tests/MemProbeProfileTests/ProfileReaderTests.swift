@@ -56,6 +56,12 @@ struct ProfileReaderTests {
 
     /// Every prefix of a gzip'ed profile is an error (the gzip trailer is checked), never a crash; every prefix of
     /// the raw protobuf either parses or throws.
+    @Test func fuzzTargetAcceptsValidProfiles() {
+        let gz = Gzip.compress(sampleProfile().encoded())
+        #expect(gz.withUnsafeBufferPointer { ProfileReader.fuzzOne($0) })
+        #expect(![UInt8]([1, 2, 3]).withUnsafeBufferPointer { ProfileReader.fuzzOne($0) })
+    }
+
     @Test func truncatedInputsNeverCrash() throws {
         let raw = sampleProfile().encoded()
         let gz = Gzip.compress(raw)
@@ -89,6 +95,8 @@ struct ProfileReaderTests {
                 let p = try ProfileReader.parse(b)
                 _ = try? ProfileTopReport(p, sampleType: nil, top: 10).table()
             } catch { errors += 1 }
+            // The fuzz target's invariants (re-encoding round trip, a report per sample type) hold too.
+            _ = b.withUnsafeBufferPointer { ProfileReader.fuzzOne($0) }
         }
         #expect(errors > 1000)
     }
