@@ -18,6 +18,8 @@ final class ELFImage {
     /// Function symbols sorted by address: (start, size, name offset in the string table).
     private var symbols: [(start: UInt64, size: UInt64, name: Int)] = []
     private var stringTable: (offset: Int, size: Int) = (0, 0)
+    /// Uncompressed DWARF sections for file/line: `.debug_line`, `.debug_line_str`, `.debug_str`.
+    private var debugSections: [String: (offset: Int, size: Int)] = [:]
 
     init?(path: String) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -63,10 +65,22 @@ final class ELFImage {
         let shoff = u64(40), shentsize = Int(u16(58)), shnum = Int(u16(60))
         guard shentsize >= 64, inFile(shoff, UInt64(shnum) * UInt64(shentsize)) else { return }
         var symtab: (Int, Int, Int)? = nil, dynsym: (Int, Int, Int)? = nil
+        let names = Int(shoff) + Int(u16(62)) * shentsize  // e_shstrndx's header
+        let namesOffset = u64(names + 24), namesSize = u64(names + 32)
         for i in 0..<shnum {
             let sh = Int(shoff) + i * shentsize
             let type = u32(sh + 4), offset = u64(sh + 24), length = u64(sh + 32), link = Int(u32(sh + 40))
             guard inFile(offset, length) else { continue }
+            let nameOffset = UInt64(u32(sh))
+            if type == 1, u64(sh + 8) & 0x800 == 0, inFile(namesOffset, namesSize), nameOffset < namesSize {  // PROGBITS, not SHF_COMPRESSED
+                let start = Int(namesOffset + nameOffset)
+                var end = start
+                while end < Int(namesOffset + namesSize) && u8(end) != 0 { end += 1 }
+                let name = String(decoding: UnsafeRawBufferPointer(start: base + start, count: end - start), as: UTF8.self)
+                if name == ".debug_line" || name == ".debug_line_str" || name == ".debug_str" {
+                    debugSections[name] = (Int(offset), Int(length))
+                }
+            }
             switch type {
             case 2: symtab = (Int(offset), Int(length), link)  // SHT_SYMTAB
             case 11: dynsym = (Int(offset), Int(length), link)  // SHT_DYNSYM
@@ -136,4 +150,15 @@ final class ELFImage {
     }
 
     var hasSymbols: Bool { !symbols.isEmpty }
+
+    /// File and line of each of `addresses` (file virtual addresses) that `.debug_line` covers.
+    func lines(for addresses: [UInt64]) -> [UInt64: DWARFLineTable.Position] {
+        guard debugSections[".debug_line"] != nil else { return [:] }
+        func buffer(_ name: String) -> UnsafeRawBufferPointer {
+            guard let s = debugSections[name] else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+            return UnsafeRawBufferPointer(start: base + s.offset, count: s.size)
+        }
+        return DWARFLineTable.resolve(
+            addresses, debugLine: buffer(".debug_line"), lineStr: buffer(".debug_line_str"), str: buffer(".debug_str"))
+    }
 }

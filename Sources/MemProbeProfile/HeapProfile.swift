@@ -79,6 +79,8 @@ struct PprofBuilder {
     private var profile = PprofProfile()
     /// Function of each location id (index id - 1), for trimming the sampler's own frames.
     private var locationFunction: [String] = []
+    /// File and line of each call address, from DWARF where the files have it.
+    private var positions: [UInt64: DWARFLineTable.Position] = [:]
 
     init(symbolizer: Symbolizer) { self.symbolizer = symbolizer }
 
@@ -101,6 +103,9 @@ struct PprofBuilder {
             "memprobe heap profile: PageArena allocations sampled every \(period) bytes on average (Poisson); "
                 + "each sample of s bytes weighted 1/(1-exp(-s/\(period)))"
         ]
+        var calls = Set<UInt64>()
+        for s in stacks { for a in s.frames { calls.insert(UInt64(a) &- 1) } }
+        positions = symbolizer.lines(for: Array(calls))
         var merged: [[UInt64]: [Double]] = [:]
         var order: [[UInt64]] = []
         for s in stacks {
@@ -138,8 +143,14 @@ struct PprofBuilder {
             mappingID = self.mapping(mi)
             if let fn = symbolizer.function(at: pc, in: mapping) {
                 functionName = fn.name
-                lines = [.init(functionID: function(fn.name, systemName: fn.systemName, file: mapping.path), line: 0)]
+                let position = positions[pc]
+                lines = [.init(functionID: function(fn.name, systemName: fn.systemName, file: position?.file ?? ""),
+                               line: position?.line ?? 0)]
                 profile.mappings[Int(mappingID) - 1].hasFunctions = true
+                if position != nil {
+                    profile.mappings[Int(mappingID) - 1].hasFilenames = true
+                    profile.mappings[Int(mappingID) - 1].hasLineNumbers = true
+                }
             }
         }
         profile.locations.append(.init(id: id, mappingID: mappingID, address: pc, lines: lines))
@@ -151,7 +162,7 @@ struct PprofBuilder {
         if let id = functionIDs[systemName] { return id }
         let id = UInt64(profile.functions.count + 1)
         functionIDs[systemName] = id
-        profile.functions.append(.init(id: id, name: name, systemName: systemName, filename: "", startLine: 0))
+        profile.functions.append(.init(id: id, name: name, systemName: systemName, filename: file, startLine: 0))
         return id
     }
 

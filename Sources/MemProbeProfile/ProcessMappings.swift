@@ -63,6 +63,30 @@ final class Symbolizer {
 
     func buildID(_ path: String) -> String { path.hasPrefix("/") ? image(path)?.buildID ?? "" : "" }
 
+    /// The file virtual address of `address` in `mapping`'s ELF file.
+    private func fileAddress(_ address: UInt64, _ mapping: ProcessMapping, _ elf: ELFImage) -> UInt64? {
+        guard let base = loadBase[mapping.path] else { return nil }
+        return elf.isPositionIndependent ? address &- base &+ (elf.firstLoadAddress & ~0xfff) : address
+    }
+
+    /// File and line of each address (runtime addresses), where the files carry `.debug_line`.
+    func lines(for addresses: [UInt64]) -> [UInt64: DWARFLineTable.Position] {
+        var byFile: [String: [(runtime: UInt64, file: UInt64)]] = [:]
+        for a in addresses {
+            guard let mi = mappingIndex(containing: a) else { continue }
+            let m = mappings[mi]
+            guard m.path.hasPrefix("/"), let elf = image(m.path), let f = fileAddress(a, m, elf) else { continue }
+            byFile[m.path, default: []].append((a, f))
+        }
+        var out: [UInt64: DWARFLineTable.Position] = [:]
+        for (path, pairs) in byFile {
+            guard let elf = image(path) else { continue }
+            let found = elf.lines(for: pairs.map(\.file))
+            for p in pairs { if let pos = found[p.file] { out[p.runtime] = pos } }
+        }
+        return out
+    }
+
     /// (demangled name, mangled name) of the function containing `address`.
     func function(at address: UInt64, in mapping: ProcessMapping) -> (name: String, systemName: String)? {
         guard mapping.path.hasPrefix("/"), let elf = image(mapping.path), let base = loadBase[mapping.path] else { return nil }

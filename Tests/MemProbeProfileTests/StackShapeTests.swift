@@ -43,6 +43,17 @@ struct StackShapeTests {
             let innermost = locations[s.locationIDs[0]]!.lines.first.flatMap { names[$0.functionID] } ?? ""
             #expect(!PprofBuilder.isSamplerFrame(innermost) && !innermost.contains("PageArena.allocate"), "\(innermost)")
         }
+        // File and line from DWARF (debug builds and SwiftPM release builds carry .debug_line): the allocating lines.
+        func lines(of needle: String) -> Set<String> {
+            let ids = Set(profile.functions.filter { $0.name.contains(needle) }.map(\.id))
+            let files = Dictionary(uniqueKeysWithValues: profile.functions.map { ($0.id, $0.filename) })
+            return Set(profile.locations.flatMap(\.lines).filter { ids.contains($0.functionID) }.map {
+                "\(files[$0.functionID]!.split(separator: "/").last ?? ""):\($0.line)"
+            })
+        }
+        #expect(lines(of: "suspend resume partial function for MemProbeProfileTests.asyncAllocateProfileTest").contains("StackShapeTests.swift:18"))
+        #expect(lines(of: "MemProbeProfileTests.withClosureProfileTest").contains("StackShapeTests.swift:12"))
+        #expect(profile.mappings.first { $0.hasLineNumbers }?.filename.hasSuffix(".xctest") == true)
         for b in blocks { arena.deallocate(b, byteCount: 64 << 10) }
         #expect(arena.heapSampler!.counters.liveSamples == 0)
     }
