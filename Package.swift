@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "MemProbeArena", targets: ["MemProbeArena"]),
         .library(name: "MemProbeMap", targets: ["MemProbeMap"]),
         .library(name: "MemProbe", targets: ["MemProbe"]),
+        .library(name: "MemProbeProfile", targets: ["MemProbeProfile"]),
         .executable(name: "memprobe", targets: ["MemProbeCLI"]),
         .executable(name: "memprobe-bench", targets: ["MemProbeBench"]),
         .executable(name: "memprobe-demo", targets: ["MemProbeDemo"]),
@@ -34,6 +35,9 @@ let package = Package(
                 // libunwind and libnuma are NOT linked: they are dlopen'ed RTLD_LOCAL (libunwind so it never
                 // interposes _Unwind_*/backtrace; libnuma so services run without libnuma1).
                 .linkedLibrary("dl", .when(platforms: [.linux])),
+                // Heap profiles are gzip'ed pprof files (CShims/heapprofile.c); Debian zlib1g-dev.
+                .linkedLibrary("z", .when(platforms: [.linux])),
+                .linkedLibrary("m", .when(platforms: [.linux])),
             ]
         ),
         .target(
@@ -43,10 +47,12 @@ let package = Package(
         ),
         .target(name: "MemProbeArena", dependencies: ["MemProbeSystem"], swiftSettings: mocking),
         .target(name: "MemProbeMap", dependencies: ["MemProbeArena"], swiftSettings: mocking),
+        // Heap profiles (pprof encoder/reader, symbols); no Foundation, so services can use it.
+        .target(name: "MemProbeProfile", dependencies: ["MemProbeArena", "MemProbeSystem", "CShims"]),
         .target(
             name: "MemProbe",
             dependencies: [
-                "MemProbeSystem", "MemProbeArena", "MemProbeMap",
+                "MemProbeSystem", "MemProbeArena", "MemProbeMap", "MemProbeProfile",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
@@ -57,11 +63,11 @@ let package = Package(
         .target(name: "MemProbeCompare", dependencies: ["MemProbe", "MemProbeSystem", "MemProbeArena", "MemProbeMap"]),
         .executableTarget(
             name: "MemProbeCLI",
-            dependencies: ["MemProbe", "MemProbeCompare", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["MemProbe", "MemProbeCompare", "MemProbeProfile", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "MemProbeBench",
-            dependencies: ["MemProbe", "MemProbeCompare", "CShims", .product(name: "CoreMetrics", package: "swift-metrics")]
+            dependencies: ["MemProbe", "MemProbeCompare", "MemProbeProfile", "CShims", .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         // libFuzzer target for the /proc parsers (tools/fuzz-parsers.sh); a plain build links its replay mode.
         .target(name: "CFuzz"),
@@ -96,6 +102,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCompare", "MemProbeCLI"]),
+        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCompare", "MemProbeCLI", "MemProbeProfile"]),
+        .testTarget(name: "MemProbeProfileTests", dependencies: ["MemProbeProfile", "MemProbeMap", "MemProbeArena", "CShims"]),
     ]
 )

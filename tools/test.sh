@@ -4,6 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh || exit 1
+# Go's pprof reads every heap profile the tests write (MemProbeProfileTests); without Go that check is skipped.
+if go_path=$(tools/install-go.sh); then export MEMPROBE_GO="$go_path"; else echo "go tool pprof checks will be skipped" >&2; fi
 export SWIFT_BACKTRACE=enable=no   # the Swift crash handler misbehaves under ASan and hides real reports
 status=0
 log() { printf '\n==== %s ====\n' "$*"; }
@@ -25,14 +27,14 @@ if [ "${MEMPROBE_SKIP_SANITIZERS:-0}" != 1 ]; then
     start=$(date +%s)
     LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp" ASAN_OPTIONS="detect_leaks=1" \
         swift test --disable-xctest --no-parallel --scratch-path .build-asan --sanitize=address \
-        --filter 'CShimsTests|MemProbeSystemTests|MemProbeArenaTests|MemProbeMapTests|MemProbeServiceTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
+        --filter 'CShimsTests|MemProbeSystemTests|MemProbeArenaTests|MemProbeMapTests|MemProbeServiceTests|MemProbeProfileTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
     [ "$rc" -eq 0 ] || status=1
     echo "asan pass: exit $rc in $(( $(date +%s) - start )) s"
 
     log "3/3 ThreadSanitizer: shared state (arena, maps sharing an arena, syscall mock)"
     start=$(date +%s)
     TSAN_OPTIONS="halt_on_error=1" swift test --disable-xctest --no-parallel --scratch-path .build-tsan --sanitize=thread \
-        --filter 'MemProbeArenaTests|MemProbeMapTests|MemProbeSystemTests|MemProbeServiceTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
+        --filter 'MemProbeArenaTests|MemProbeMapTests|MemProbeSystemTests|MemProbeServiceTests|MemProbeProfileTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
     [ "$rc" -eq 0 ] || status=1
     echo "tsan pass: exit $rc in $(( $(date +%s) - start )) s"
 fi

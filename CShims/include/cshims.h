@@ -103,6 +103,50 @@ int cshims_unwind_backtrace(void **buffer, int size);
 /// proving libunwind did not replace libgcc_s). Returns 0 or errno.
 int cshims_unwinder_origin(char *path, size_t path_size);
 
+// ---- Heap profile (CShims/heapprofile.c; issue 10) -------------------------------------------------------------
+// Sampling countdown per thread, stack capture for sampled allocations, glibc backtrace (benchmark baseline),
+// gzip via zlib (linked: -lz, Debian zlib1g-dev).
+
+/// Deepest stack a heap sample records (frames beyond are dropped).
+#define CSHIMS_HEAP_SAMPLE_MAX_FRAMES 64
+/// Consumes `cost` (an allocation's bytes divided by its arena's mean sampling interval) from this thread's
+/// exponentially distributed budget. Returns 1 when this allocation is to be sampled (a new budget is drawn),
+/// else 0. No lock, no allocation.
+int cshims_heap_sample_tick(double cost);
+/// This thread's budget (read and written only by this thread; `cshims_heap_sample_tick_inline` below).
+extern __thread double cshims_heap_sample_budget;
+/// The slow path of the tick: first use on this thread, or the budget ran out.
+int cshims_heap_sample_refill(double cost);
+/// `cshims_heap_sample_tick` inlined into the caller (the arena's allocate path): one thread-local subtraction.
+static inline int cshims_heap_sample_tick_inline(double cost) {
+    double b = cshims_heap_sample_budget - cost;
+    if (__builtin_expect(b > 0.0, 1)) {
+        cshims_heap_sample_budget = b;
+        return 0;
+    }
+    return cshims_heap_sample_refill(cost);
+}
+/// Seeds this thread's sampling random state (benchmarks, tests) and draws a new budget.
+void cshims_heap_sample_seed_thread(uint64_t seed);
+/// One Exp(1) draw from this thread's random state.
+double cshims_heap_sample_exponential(void);
+/// Captures the calling thread's stack with unw_backtrace into a per-thread buffer of
+/// CSHIMS_HEAP_SAMPLE_MAX_FRAMES entries; stores the buffer in `*frames`. Returns the count, or -errno.
+int cshims_heap_sample_stack(void ***frames);
+/// Relaxed atomic load / add on a 32-bit counter (the heap sampler's "may be sampled" filter, read without its lock).
+static inline uint32_t cshims_atomic_load_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+void cshims_atomic_add_u32(uint32_t *p, int32_t delta);
+/// glibc backtrace(3) (the process's own, never libunwind's: libunwind is loaded RTLD_LOCAL).
+int cshims_glibc_backtrace(void **buffer, int size);
+/// Output room `cshims_gzip` needs for `length` input bytes.
+size_t cshims_gzip_bound(size_t length);
+/// gzip-compresses `input` into `output`. Returns 0, ENOSPC (output too small), EFBIG (> 4 GiB) or ENOMEM.
+int cshims_gzip(const uint8_t *input, size_t length, int level, uint8_t *output, size_t capacity, size_t *written);
+/// Inflates a gzip (or zlib) stream. Returns 0 (`*written` bytes out, `*consumed` bytes of input used),
+/// ENOSPC when `capacity` is too small (retry with more), EINVAL for corrupt or truncated input, EFBIG, ENOMEM.
+int cshims_gunzip(const uint8_t *input, size_t length, uint8_t *output, size_t capacity, size_t *written, size_t *consumed);
+// ---- end heap profile -------------------------------------------------------------------------------------------
+
 /// A no-op that keeps the module non-empty on non-Linux builds.
 void cshims_do_nothing(void);
 

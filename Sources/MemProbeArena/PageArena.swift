@@ -37,15 +37,19 @@ public final class PageArena: Sendable {
         /// NUMA placement of the arena's regions, applied with `mbind` to each region as it is mapped
         /// (default ``NUMAPolicy/none``: the kernel's first-touch placement; needs no libnuma).
         public var numaPolicy: NUMAPolicy = .none
+        /// Mean bytes between heap-profile samples (see ``HeapProfileRate``): nil for the process default
+        /// (`MEMPROBE_PROFILE_RATE`, else 512 KiB), 0 for no sampling.
+        public var heapProfileInterval: Int? = nil
 
         /// - Parameter maxReleaseBytesPerCall: nil for the default, 4 MiB of 4 KiB-page DONTNEED-equivalent work.
         public init(regionSize: Int = 64 << 20, hugePages: Bool = false, maxReleaseBytesPerCall: Int? = nil,
-                    threadCache: Bool = false, numaPolicy: NUMAPolicy = .none) {
+                    threadCache: Bool = false, numaPolicy: NUMAPolicy = .none, heapProfileInterval: Int? = nil) {
             self.regionSize = max(regionSize, VirtualMemory.pageSize)
             self.hugePages = hugePages
             self.maxReleaseBytesPerCall = max(maxReleaseBytesPerCall ?? 4 << 20, VirtualMemory.pageSize)
             self.threadCache = threadCache
             self.numaPolicy = numaPolicy
+            self.heapProfileInterval = heapProfileInterval
         }
     }
 
@@ -60,6 +64,10 @@ public final class PageArena: Sendable {
     private let currentStrategy: ArenaLock<ReleaseStrategy>
     /// The configuration the arena was created with.
     public let configuration: Configuration
+    /// Heap-profile sampling (HeapSampler.swift); nil when off or unavailable.
+    package let heapSampler: HeapSampler?
+    /// Whether this arena samples for heap profiles, and why not.
+    public let heapProfileStatus: HeapProfileStatus
 
     /// Creates an empty arena. No memory is mapped until the first allocation.
     public init(strategy: ReleaseStrategy = .dontNeed, configuration: Configuration = .init()) {
@@ -73,6 +81,8 @@ public final class PageArena: Sendable {
         self.threadCacheID = configuration.threadCache ? ThreadCacheRegistry.newArenaID() : 0
         self.threadCacheKey = configuration.threadCache ? ThreadCacheRegistry.key : pthread_key_t()
         ArenaRegistry.register(self)
+        (heapSampler, heapProfileStatus) = HeapSampler.make(
+            interval: configuration.heapProfileInterval ?? HeapProfileRate.processDefault)
     }
 
     deinit {
@@ -117,7 +127,9 @@ public final class PageArena: Sendable {
             throw .invalidAlignment(alignment)
         }
         if threadCacheID != 0 && byteCount <= ThreadCache.maxBlockSize {
-            return try allocateThroughThreadCache(byteCount: byteCount, alignment: alignment)
+            let pointer = try allocateThroughThreadCache(byteCount: byteCount, alignment: alignment)
+            heapSampler?.didAllocate(UInt(bitPattern: pointer), byteCount: byteCount)
+            return pointer
         }
         let address = try core.withLock { (c: inout ArenaCore) throws(ArenaError) -> UInt in
             let a = try c.allocate(byteCount: byteCount, alignment: alignment)
@@ -125,16 +137,20 @@ public final class PageArena: Sendable {
             publish(c)
             return a
         }
+        heapSampler?.didAllocate(address, byteCount: byteCount)
         return UnsafeMutableRawPointer(bitPattern: address)!
     }
 
     /// Frees memory from ``allocate(byteCount:alignment:)``; `byteCount` must be the size it was allocated with.
     /// Freed pages go through the strategy, at most ``Configuration/maxReleaseBytesPerCall`` bytes in this call.
     public func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
+        let address = UInt(bitPattern: pointer)
+        // Before the address can be handed out again (by the core or a thread cache): a new sample there must not
+        // be retired by this free.
+        heapSampler?.willDeallocate(address)
         if threadCacheID != 0 && byteCount <= ThreadCache.maxBlockSize {
             return deallocateThroughThreadCache(pointer, byteCount: byteCount)
         }
-        let address = UInt(bitPattern: pointer)
         core.withLock { c in
             c.deallocate(address, byteCount: byteCount)
             c.pumpAfterCall()

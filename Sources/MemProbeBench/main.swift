@@ -5,6 +5,8 @@ if CommandLine.arguments.dropFirst().first == "map" {
     SnapshotBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "arena" {
     ArenaBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))  // PageArena (ArenaBenchmarks.swift)
+} else if CommandLine.arguments.dropFirst().first == "profile" {
+    ProfileBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))  // heap profiling (ProfileBenchmarks.swift)
 } else if CommandLine.arguments.dropFirst().first == "service" {
     await ServiceBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))  // governor, metrics, publish (ServiceBenchmarks.swift)
 } else if CommandLine.arguments.dropFirst().first == "_publish" {
@@ -14,5 +16,5 @@ if CommandLine.arguments.dropFirst().first == "map" {
 } else if CommandLine.arguments.dropFirst().first == "_hold" {
     SnapshotBenchmarks.hold(Array(CommandLine.arguments.dropFirst(2)))
 } else {
-    print("usage: memprobe-bench map|snapshot|arena|service [options]")
+    print("usage: memprobe-bench map|snapshot|arena|service|profile [options]")
 }

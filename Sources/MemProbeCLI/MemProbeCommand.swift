@@ -13,8 +13,9 @@ struct MemProbeCommand: ParsableCommand {
           memprobe snapshot --self
           memprobe snapshot 1234 5678 --format json
           memprobe snapshot 1234 --fast --format prometheus
+          memprobe profile heap.pb.gz --top 20
         """,
         version: "0.1.0",
-        subcommands: [SnapshotCommand.self, CompareCommand.self, CompareWorkerCommand.self]
+        subcommands: [SnapshotCommand.self, CompareCommand.self, CompareWorkerCommand.self, ProfileCommand.self]
     )
 }
