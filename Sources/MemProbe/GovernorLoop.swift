@@ -183,7 +183,7 @@ final class GovernorLoop {
         state.runNanoseconds = monotonicNanoseconds() - startWall
         publisher?.publish(arenas: arenas, governor: state)
         if let publisher, let request = publisher.pendingRequest() {
-            let status = config.requestHandler?(request) ?? ENOSYS
+            let status = config.requestHandler?(request) ?? HeapProfileRequestHandler.handle(request)
             publisher.reply(to: request, status: status)
         }
         let snapshot = state

@@ -60,7 +60,8 @@ public final class MemoryGovernor: Service, Sendable {
         /// The arenas to govern; nil: every live arena (``PageArena/liveArenas``).
         public var arenas: [PageArena]?
         /// Called on the governor's thread when a tool writes a request into the published file (e.g.
-        /// `memprobe profile <pid>` asking for a heap profile at `request.path`); returns 0 or an errno value.
+        /// `memprobe profile <pid>` asking for a heap profile at `request.path`); returns 0 or an errno value. nil: heap-profile
+        /// requests are answered by writing ``HeapProfile`` of every arena to the path.
         public var requestHandler: (@Sendable (PublishedRequest) -> Int32)?
 
         public init(memoryLimit: MemoryLimitSetting? = nil) { self.memoryLimit = memoryLimit }

@@ -80,9 +80,9 @@ public final class PageArena: Sendable {
         self.currentStrategy = ArenaLock(strategy)
         self.threadCacheID = configuration.threadCache ? ThreadCacheRegistry.newArenaID() : 0
         self.threadCacheKey = configuration.threadCache ? ThreadCacheRegistry.key : pthread_key_t()
-        ArenaRegistry.register(self)
         (heapSampler, heapProfileStatus) = HeapSampler.make(
             interval: configuration.heapProfileInterval ?? HeapProfileRate.processDefault)
+        ArenaRegistry.register(self)
     }
 
     deinit {

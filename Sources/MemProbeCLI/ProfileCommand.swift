@@ -35,8 +35,8 @@ struct ProfileCommand: ParsableCommand {
     /// EX_DATAERR: the input is not a valid profile.
     static let dataError = ExitCode(65)
 
-    /// How a process is asked for its profile; replaced by the published-stats request channel at merge.
-    static let requester: any HeapProfileRequesting = UnwiredHeapProfileRequester()
+    /// How a process is asked for its profile: the request words of its published-stats file.
+    static let requester: any HeapProfileRequesting = PublishedHeapProfileRequester()
 
     @Argument(help: "A profile file, or with -o the ID of a process to fetch one from.")
     var target: String

@@ -24,8 +24,10 @@ enum CLIProcess {
     }
 
     /// Runs `memprobe args…`, optionally through a wrapper command (e.g. `setpriv …`).
-    static func run(_ args: [String], wrapper: [String] = [], environment: [String: String]? = nil) throws -> Result {
+    static func run(_ args: [String], wrapper: [String] = [], environment: [String: String]? = nil,
+                    currentDirectory: URL? = nil) throws -> Result {
         let p = Process()
+        if let currentDirectory { p.currentDirectoryURL = currentDirectory }
         if wrapper.isEmpty {
             p.executableURL = executable
             p.arguments = args

@@ -65,7 +65,7 @@ struct ProfileCLITests {
         }
     }
 
-    /// Until the published-stats request channel is wired in, asking a process says so: exit 2, one line.
+    /// A process that does not exist, or one that links no memprobe (this test runner publishes nothing): exit 2, one line.
     @Test func fetchingFromAProcessWithoutAChannelExits2() throws {
         let r = try CLIProcess.run(["profile", "\(getpid())", "-o", NSTemporaryDirectory() + "memprobe-never.pb.gz"])
         #expect(r.status == 2, "\(r.stderr)")

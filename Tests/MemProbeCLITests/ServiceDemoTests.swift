@@ -160,6 +160,46 @@ import Testing
         #expect(snap["governor"] is NSNull)
     }
 
+    /// `memprobe profile <pid> -o FILE` asks the demo's governor for its heap profile through the published file's
+    /// request words: the file it writes is a valid profile whose inuse_space estimate matches the arena's Alloc
+    /// (what the demo printed itself) within the sampling error of ~100 samples; a relative -o path lands in the
+    /// tool's working directory, not the service's.
+    @Test func profileFromOutsideThroughThePublishedFile() throws {
+        let d = try RunningDemo(["--items", "65536", "--value-size", "1024", "--keep", "49152", "--strategy", "dontNeed",
+                                 "--governor", "on", "--hold", "60"])
+        defer { kill(d.pid, SIGTERM); _ = d.finish() }
+        d.sample(timeout: .seconds(60)) { $0.phase("emptied") != nil }
+        let emptied = try #require(d.phase("emptied"))
+        let alloc = try #require(Self.int(emptied, "alloc"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("memprobe-profile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLIProcess.run(["profile", "\(d.pid)", "-o", "heap.pb.gz", "--format", "json", "--timeout", "20"],
+                                   currentDirectory: dir)
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("heap.pb.gz").path))
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(report["sampleType"] as? String == "inuse_space")
+        let total = try #require(report["total"] as? Int)
+        #expect(Double(total) >= 0.6 * Double(alloc) && Double(total) <= 1.4 * Double(alloc), "inuse_space \(total) vs Alloc \(alloc)")
+        // The reading side's own checks still hold: a file that is not a profile is a data error.
+        let bad = dir.appendingPathComponent("bad.pb.gz")
+        try Data("not a profile".utf8).write(to: bad)
+        #expect(try CLIProcess.run(["profile", bad.path]).status == 65)
+    }
+
+    /// A process that publishes nothing cannot be asked: exit 2 with one line.
+    @Test func profileOfAProcessThatDoesNotPublishExits2() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["MEMPROBE_PUBLISH"] = "0"
+        let d = try RunningDemo(["--items", "1024", "--value-size", "64", "--hold", "60"], environment: env)
+        defer { kill(d.pid, SIGTERM); _ = d.finish() }
+        d.sample(timeout: .seconds(30)) { $0.phase("emptied") != nil }
+        let r = try CLIProcess.run(["profile", "\(d.pid)", "-o", "/tmp/memprobe-never-\(d.pid).pb.gz", "--timeout", "2"])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("publishes no memprobe figures"), "\(r.stderr)")
+    }
+
     /// The demo links only MemProbe: no ArgumentParser, no Foundation, no compare code in its binary.
     @Test func demoBinaryHasNoCLIDependencies() throws {
         let bytes = try Data(contentsOf: Self.demo)
