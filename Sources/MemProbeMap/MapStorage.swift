@@ -16,8 +16,6 @@ internal final class _MapStorage<Key: Hashable, Value> {
     @usableFromInline typealias Element = (key: Key, value: Value)
 
     @usableFromInline let allocator: _ArenaAllocator
-    /// Per-storage hash seed (copied with the tables, since slots carry hashes).
-    @usableFromInline let seed: UInt64
     // Entry store geometry (immutable).
     @usableFromInline let chunkShift: Int
     @usableFromInline let chunkMask: Int
@@ -102,14 +100,29 @@ internal final class _MapStorage<Key: Hashable, Value> {
     @usableFromInline static var maximumCount: Int { Int(UInt32.max) - 2 }
 
     @usableFromInline
-    init(allocator: _ArenaAllocator, seed: UInt64? = nil) {
+    init(allocator: _ArenaAllocator, seed: (UInt64, UInt64)? = nil) {
         self.allocator = allocator
-        self.seed = seed ?? _MapSeed.next()
         let shift = _MapStorage.chooseChunkShift()
         self.chunkShift = shift
         self.chunkMask = (1 << shift) - 1
         self.header = .allocate(capacity: 1)
         self.header.initialize(to: _MapHeader())
+        (header.pointee.seed0, header.pointee.seed1) = seed ?? _MapSeed.next()
+    }
+
+    /// The storage's hash seeds (copied with the tables, since slots carry hashes). Never printed or reflected:
+    /// `ArenaMap`'s mirror shows only its entries.
+    @inlinable @inline(__always)
+    var seed0: UInt64 { header.pointee.seed0 }
+
+    @inlinable @inline(__always)
+    var seed1: UInt64 { header.pointee.seed1 }
+
+    /// New seeds for a storage whose index holds no slot (emptied or about to be rebuilt), so whatever an observer
+    /// learnt about the old seeds from timing is worth nothing afterwards.
+    @usableFromInline
+    func reseed() {
+        (header.pointee.seed0, header.pointee.seed1) = _MapSeed.next()
     }
 
     deinit {
@@ -159,12 +172,12 @@ internal final class _MapStorage<Key: Hashable, Value> {
     func hash32(_ key: Key) -> UInt32 {
         let h: UInt64
         if Key.self == Int.self {
-            // Int keys: one multiply-fold of the seeded key (wyhash's mix) instead of SipHash.
-            h = _MapSeed.mix(UInt64(UInt(bitPattern: unsafeBitCast(key, to: Int.self))) ^ seed)
+            // Int keys: a keyed two-multiply mix (wyhash-style) instead of SipHash; see _MapSeed.hash.
+            h = _MapSeed.hash(UInt64(UInt(bitPattern: unsafeBitCast(key, to: Int.self))), seed0, seed1)
         } else if Key.self == UInt.self {
-            h = _MapSeed.mix(UInt64(unsafeBitCast(key, to: UInt.self)) ^ seed)
+            h = _MapSeed.hash(UInt64(unsafeBitCast(key, to: UInt.self)), seed0, seed1)
         } else {
-            h = UInt64(UInt(bitPattern: key._rawHashValue(seed: Int(bitPattern: UInt(truncatingIfNeeded: seed)))))
+            h = UInt64(UInt(bitPattern: key._rawHashValue(seed: Int(bitPattern: UInt(truncatingIfNeeded: seed0)))))
         }
         return UInt32(truncatingIfNeeded: h ^ (h &>> 32))
     }
@@ -316,8 +329,11 @@ internal final class _MapStorage<Key: Hashable, Value> {
 
     /// The last entry's hash and the slot at its home bucket, loaded before the removed key is probed, so the
     /// two cache misses of a removal (the key's slot, and the slot of the entry that fills the hole) overlap.
+    /// Only for keys whose hash is a few multiplies (Int, UInt): a SipHash of the last key (String keys) before the
+    /// map knows the key is present costs more than the overlapped miss saves, and is wasted on an absent key.
     @inlinable @inline(__always)
-    func lastEntryHint(_ t: UnsafeMutablePointer<UInt64>) -> (hash: UInt32, home: UInt64) {
+    func lastEntryHint(_ t: UnsafeMutablePointer<UInt64>) -> (hash: UInt32, home: UInt64)? {
+        guard Key.self == Int.self || Key.self == UInt.self else { return nil }
         let h = hash32(entry(count &- 1).pointee.key)
         return (h, t[Int(h) & tableMask])
     }
@@ -368,6 +384,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
             }
         }
         count = last
+        if last == 0 && oldTable == nil { reseed() }  // the index is empty: nothing hashed with the old seeds remains
         if needsShrinkWork { shrinkAfterRemove() }
         if oldTable != nil { migrate(steps: _MapStorage.migrationStep) }
     }
@@ -430,6 +447,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
         oldTable = nil
         oldMask = 0
         migrateCursor = 0
+        if count == 0 { reseed() }
     }
 
     // MARK: Slow paths (not inlined)
@@ -600,6 +618,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
         } else {
             releaseEverything()
         }
+        reseed()
     }
 
     /// Returns every byte to the arena.
@@ -628,7 +647,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
     /// Frees everything the live entries do not need: spare chunks, an oversized chunk 0, an oversized index.
     @usableFromInline
     func shrinkToFit() {
-        if count == 0 { releaseEverything(); return }
+        if count == 0 { releaseEverything(); reseed(); return }
         if oldTable != nil { finishMigration() }
         let needed = (count + chunkCapacity - 1) >> chunkShift
         while chunkCount > needed {
@@ -647,7 +666,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
     /// A copy with the same entries at the same positions (so slots can be copied without hashing).
     @usableFromInline
     func copy() -> _MapStorage {
-        let s = _MapStorage(allocator: allocator, seed: seed)
+        let s = _MapStorage(allocator: allocator, seed: (seed0, seed1))
         if count == 0 { return s }
         s.growEntries(minimumCapacity: count)
         var done = 0
@@ -690,6 +709,9 @@ internal struct _MapHeader<Key: Hashable, Value> {
     @usableFromInline var migrateCursor: Int = 0
     /// Bytes of arena memory the storage holds (as the arena reserves them).
     @usableFromInline var heldBytes: Int = 0
+    /// The hash seeds (see `_MapSeed.hash`); replaced whenever the index is emptied.
+    @usableFromInline var seed0: UInt64 = 0
+    @usableFromInline var seed1: UInt64 = 0
 
     @usableFromInline init() {}
 }
