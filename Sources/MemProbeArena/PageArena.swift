@@ -1,4 +1,5 @@
 import MemProbeSystem
+import Synchronization
 
 /// A page-run allocator over private anonymous memory that controls what happens to freed pages and keeps
 /// exact Go-style books (``ArenaStats``).
@@ -24,6 +25,13 @@ public final class PageArena: Sendable {
         /// bytes of MADV_DONTNEED on 4 KiB pages: 4 MiB ≈ 1–3 ms here. Cheaper steps cover more bytes for the same
         /// cost (MADV_FREE of whole huge pages: 64×, DONTNEED/munmap of huge pages: 16×), MADV_PAGEOUT fewer (⅓).
         public var maxReleaseBytesPerCall: Int = 4 << 20
+        /// Keep freed pages dirty (not released) up to the arena's recent peak of HeapInuse, "recent" being the
+        /// last two windows of this length; nil (the default): no reserve. For services in steady churn: pages
+        /// freed and needed again a moment later are not released and re-faulted, while resident pages never
+        /// exceed what the arena recently used, and the reserve is released within two windows once use falls
+        /// (by the background drainer, with no call by the application). Applies to strategies that release at
+        /// once (`lazyFree`, `dontNeed`, `unmap`, `freeThenPageOut`'s FREE step).
+        public var dirtyReserveWindow: Duration? = nil
 
         /// - Parameter maxReleaseBytesPerCall: nil for the default, 4 MiB of 4 KiB-page DONTNEED-equivalent work.
         public init(regionSize: Int = 64 << 20, hugePages: Bool = false, maxReleaseBytesPerCall: Int? = nil) {
@@ -34,6 +42,8 @@ public final class PageArena: Sendable {
     }
 
     private let core: ArenaLock<ArenaCore>
+    /// Whether this arena is on the background drainer's list (BackgroundDrain.swift).
+    let drainScheduled = Atomic<Bool>(false)
     private let published = StatsPublisher()
     /// The strategy, for lock-free-ish reads that do not wait behind a long release (tiny lock, rarely written).
     private let currentStrategy: ArenaLock<ReleaseStrategy>
@@ -91,6 +101,7 @@ public final class PageArena: Sendable {
         let address = try core.withLock { (c: inout ArenaCore) throws(ArenaError) -> UInt in
             let a = try c.allocate(byteCount: byteCount, alignment: alignment)
             c.pumpAfterCall()
+            if c.wantsBackgroundDrain { requestBackgroundDrain() }
             publish(c)
             return a
         }
@@ -104,6 +115,7 @@ public final class PageArena: Sendable {
         core.withLock { c in
             c.deallocate(address, byteCount: byteCount)
             c.pumpAfterCall()
+            if c.wantsBackgroundDrain { requestBackgroundDrain() }
             publish(c)
         }
     }
@@ -178,6 +190,15 @@ public final class PageArena: Sendable {
 
     /// Requests beyond this are refused as ``ArenaError/invalidSize(_:)`` (no overflow in page arithmetic).
     static let maxByteCount = 1 << 46
+
+    /// One bounded slice of background release work (BackgroundDrain.swift), under the allocation lock.
+    func backgroundDrainSlice(now: Int) -> BackgroundWork {
+        core.withLock { c in
+            let released = c.backgroundSlice(now: now)
+            if released > 0 { publish(c) }
+            return c.backgroundWork(released: released)
+        }
+    }
 
     @inline(__always)
     private func publish(_ c: borrowing ArenaCore) {
