@@ -67,7 +67,7 @@ extension ArenaCore {
     /// Work the background drainer should do for this arena: backlog due now beyond the reserve, or a reserve held
     /// (whose windows it must close so the reserve decays).
     var wantsBackgroundDrain: Bool {
-        guard !autoSuspended, releasesDirtyAtOnce else { return false }
+        guard configuration.backgroundRelease, !autoSuspended, releasesDirtyAtOnce else { return false }
         if dirtyQueue.isEmpty { return false }
         return reserve.isEnabled || !dirtyWithinReserve
     }

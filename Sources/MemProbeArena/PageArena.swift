@@ -32,6 +32,10 @@ public final class PageArena: Sendable {
         /// (by the background drainer, with no call by the application). Applies to strategies that release at
         /// once (`lazyFree`, `dontNeed`, `unmap`, `freeThenPageOut`'s FREE step).
         public var dirtyReserveWindow: Duration? = nil
+        /// Let the process-wide background drainer finish release work a call left over (the rest of a free larger
+        /// than ``maxReleaseBytesPerCall``), so memory leaves without a further call by the application. Off: the
+        /// backlog waits for later calls or ``PageArena/performDeferredWork(budgetBytes:)`` (tests of the per-call bound).
+        public var backgroundRelease: Bool = true
 
         /// - Parameter maxReleaseBytesPerCall: nil for the default, 4 MiB of 4 KiB-page DONTNEED-equivalent work.
         public init(regionSize: Int = 64 << 20, hugePages: Bool = false, maxReleaseBytesPerCall: Int? = nil) {
