@@ -416,7 +416,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
     var needsShrinkWork: Bool {
         (chunkCount > 1 && count + chunkCapacity / 2 <= (chunkCount - 1) << chunkShift)
             || (chunkCount == 1 && firstChunkCapacity > 8 && count < firstChunkCapacity / 4)
-            || (oldTable == nil && tableMask + 1 > _MapStorage.minimumTableCapacity && count < (tableMask + 1) / 8)
+            || (oldTable == nil && tableMask + 1 > _MapStorage.minimumTableCapacity && count &* 16 <= (tableMask + 1) &* 3)
     }
 
     /// Moves up to `steps` old slots into the new table; frees the old table when done.
@@ -568,7 +568,12 @@ internal final class _MapStorage<Key: Hashable, Value> {
         startResize(to: max(target, tableCapacity * 2))
     }
 
-    /// Returns emptied tail chunks, shrinks a lone chunk 0, and starts an index shrink at ≤ 1/8 load.
+    /// Returns emptied tail chunks, shrinks a lone chunk 0, and starts an index shrink at ≤ 3/16 load.
+    ///
+    /// Why 3/16: a map that reached `count` by inserting has the smallest power-of-two table F with count ≤ 3/4·F.
+    /// A table C ≥ 4F means count ≤ 3/16·C, so shrinking (to half, load ≤ 3/8) there keeps the index ≤ 2× a fresh
+    /// map's at every count. No thrash: after a shrink the load is 3/8, so the next grow needs the count to double
+    /// and the next shrink needs it to halve.
     @usableFromInline
     func shrinkAfterRemove() {
         // Keep one spare chunk's worth (half a chunk of hysteresis) so remove/insert at a boundary does not thrash.
@@ -579,7 +584,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
         if chunkCount == 1 && firstChunkCapacity > 8 && count < firstChunkCapacity / 4 {
             resizeFirstChunk(to: firstChunkCapacity / 2)
         }
-        if oldTable == nil && tableCapacity > _MapStorage.minimumTableCapacity && count < tableCapacity / 8 {
+        if oldTable == nil && tableCapacity > _MapStorage.minimumTableCapacity && count * 16 <= tableCapacity * 3 {
             let target = _MapStorage.tableCapacity(for: count, loadNumerator: 3, loadDenominator: 8)
             if target < tableCapacity { startResize(to: target) }
         }
