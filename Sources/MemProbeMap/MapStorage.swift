@@ -166,6 +166,28 @@ internal final class _MapStorage<Key: Hashable, Value> {
         chunks.unsafelyUnwrapped[i &>> chunkShift] + (i & chunkMask)
     }
 
+    /// Whether each entry's 32-bit hash is kept beside it: for every key type but Int/UInt (whose hash is a few
+    /// multiplies). A removal must repoint the slot of the entry that fills the hole, found by that entry's hash:
+    /// for String keys recomputing it was a SipHash plus a cache miss on the moved key's heap storage (issue 13 §5).
+    @inlinable @inline(__always)
+    static var storesHashes: Bool { !(Key.self == Int.self || Key.self == UInt.self) }
+
+    /// Bytes in front of a chunk's entries that hold their hashes (0 when hashes are not stored).
+    @inlinable @inline(__always)
+    static func hashAreaBytes(entries n: Int) -> Int { storesHashes ? (n &* 4 &+ 15) & ~15 : 0 }
+
+    /// Bytes of one chunk of `n` entries (hash area + entries).
+    @inlinable @inline(__always)
+    static func chunkBytes(entries n: Int) -> Int { hashAreaBytes(entries: n) &+ n &* MemoryLayout<Element>.stride }
+
+    /// The stored hash of entry `i`: hashes sit in front of their chunk's entries in reverse order (entry j of a
+    /// chunk at `entries − 4·(j+1)`), so the address does not depend on the chunk's capacity.
+    @inlinable @inline(__always)
+    func storedHash(_ i: Int) -> UnsafeMutablePointer<UInt32> {
+        (UnsafeMutableRawPointer(chunks.unsafelyUnwrapped[i &>> chunkShift]) - 4 &* ((i & chunkMask) &+ 1))
+            .assumingMemoryBound(to: UInt32.self)
+    }
+
     // MARK: Hashing
 
     @inlinable @inline(__always)
@@ -283,6 +305,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
             let n = count
             if n < entryCapacity && n + 1 <= mask + 1 - (mask + 1) / 4 {
                 entry(n).initialize(to: (key, value))
+                if _MapStorage.storesHashes { storedHash(n).pointee = h }
                 count = n + 1
                 t[b] = tag | UInt64(n + 1)
                 return nil
@@ -298,6 +321,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
         if count == entryCapacity { growEntries(minimumCapacity: count + 1) }
         if count + 1 > tableCapacity - tableCapacity / 4 { growTable(minimumCount: count + 1) }
         entry(count).initialize(to: (key, value))
+        if _MapStorage.storesHashes { storedHash(count).pointee = h }
         count += 1
         _MapStorage.place(table.unsafelyUnwrapped, tableMask, UInt64(h) &<< 32 | UInt64(count))
     }
@@ -329,12 +353,11 @@ internal final class _MapStorage<Key: Hashable, Value> {
 
     /// The last entry's hash and the slot at its home bucket, loaded before the removed key is probed, so the
     /// two cache misses of a removal (the key's slot, and the slot of the entry that fills the hole) overlap.
-    /// Only for keys whose hash is a few multiplies (Int, UInt): a SipHash of the last key (String keys) before the
-    /// map knows the key is present costs more than the overlapped miss saves, and is wasted on an absent key.
+    /// The hash is a few multiplies (Int, UInt) or read from the stored hashes (every other key): no key is hashed
+    /// before the map knows the removed key is present (a SipHash of a String key cost more than the overlap saved).
     @inlinable @inline(__always)
     func lastEntryHint(_ t: UnsafeMutablePointer<UInt64>) -> (hash: UInt32, home: UInt64)? {
-        guard Key.self == Int.self || Key.self == UInt.self else { return nil }
-        let h = hash32(entry(count &- 1).pointee.key)
+        let h = _MapStorage.storesHashes ? storedHash(count &- 1).pointee : hash32(entry(count &- 1).pointee.key)
         return (h, t[Int(h) & tableMask])
     }
 
@@ -373,7 +396,13 @@ internal final class _MapStorage<Key: Hashable, Value> {
         if e != last {
             let p = entry(e)
             p.moveInitialize(from: entry(last), count: 1)
-            let h = hint?.hash ?? hash32(p.pointee.key)
+            let h: UInt32
+            if _MapStorage.storesHashes {
+                h = storedHash(last).pointee
+                storedHash(e).pointee = h
+            } else {
+                h = hint?.hash ?? hash32(p.pointee.key)
+            }
             let t = table.unsafelyUnwrapped
             let home = Int(h) & tableMask
             // Usually the last entry sits at its home bucket, whose slot the hint already brought into cache.
@@ -468,17 +497,18 @@ internal final class _MapStorage<Key: Hashable, Value> {
 
     @usableFromInline
     func allocateChunk(entries: Int) -> UnsafeMutablePointer<Element> {
-        let bytes = entries * MemoryLayout<Element>.stride
+        let bytes = _MapStorage.chunkBytes(entries: entries)
         heldBytes += allocator.reservedSize(forByteCount: bytes)
-        return allocator.allocate(byteCount: bytes, alignment: MemoryLayout<Element>.alignment)
-            .bindMemory(to: Element.self, capacity: entries)
+        let raw = allocator.allocate(byteCount: bytes, alignment: max(16, MemoryLayout<Element>.alignment))
+        if _MapStorage.storesHashes { raw.bindMemory(to: UInt32.self, capacity: entries) }
+        return (raw + _MapStorage.hashAreaBytes(entries: entries)).bindMemory(to: Element.self, capacity: entries)
     }
 
     @usableFromInline
     func freeChunk(_ c: UnsafeMutablePointer<Element>, entries: Int) {
-        let bytes = entries * MemoryLayout<Element>.stride
+        let bytes = _MapStorage.chunkBytes(entries: entries)
         heldBytes -= allocator.reservedSize(forByteCount: bytes)
-        allocator.deallocate(UnsafeMutableRawPointer(c), byteCount: bytes)
+        allocator.deallocate(UnsafeMutableRawPointer(c) - _MapStorage.hashAreaBytes(entries: entries), byteCount: bytes)
     }
 
     @usableFromInline
@@ -505,6 +535,11 @@ internal final class _MapStorage<Key: Hashable, Value> {
         let c = allocateChunk(entries: entries)
         let old = chunks.unsafelyUnwrapped[0]
         c.moveInitialize(from: old, count: count)
+        if _MapStorage.storesHashes {
+            // Hashes sit in reverse order in front of the entries: the `count` of them end where the entries start.
+            let bytes = count * 4
+            (UnsafeMutableRawPointer(c) - bytes).copyMemory(from: UnsafeRawPointer(old) - bytes, byteCount: bytes)
+        }
         freeChunk(old, entries: firstChunkCapacity)
         chunks.unsafelyUnwrapped[0] = c
         firstChunkCapacity = entries
@@ -679,6 +714,10 @@ internal final class _MapStorage<Key: Hashable, Value> {
         while done < count {
             let n = min(count - done, c == 0 ? firstChunkCapacity : chunkCapacity)
             s.entry(done).initialize(from: entry(done), count: n)
+            if _MapStorage.storesHashes {
+                let bytes = n * 4
+                (UnsafeMutableRawPointer(s.entry(done)) - bytes).copyMemory(from: UnsafeRawPointer(entry(done)) - bytes, byteCount: bytes)
+            }
             done += n
             c += 1
         }

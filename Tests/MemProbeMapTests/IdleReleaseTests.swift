@@ -6,9 +6,13 @@ import Testing
 /// Issue 13 §2: emptying or dropping a large map gives its memory back to the kernel within a short bounded time
 /// with NO further call by the application (no `performDeferredWork()`, no governor): the arena's background
 /// drainer finishes the release backlog the caller's bounded per-call release left. Checked against the kernel:
-/// `mincore` over the arena's regions, and the process's `Rss` in smaps_rollup.
+/// `mincore` over the arena's regions (≤ 2 MiB: exact for the map's pages), and the process's `Rss` in smaps_rollup
+/// (≤ start + 8 MiB, the slack ArenaMapMemoryTests uses: other suites of this process allocate in parallel; the
+/// process-alone figure, ≤ start + 2 MiB, is `memprobe-bench map`'s idle-release table).
 @Suite("ArenaMap idle release", .serialized)
 struct IdleReleaseTests {
+    let processSlack = 8 * MiB
+
     /// Fills a map with `fill`, empties it with `empty`, and checks that the pages leave with no further call.
     func check(_ name: String, fill: (inout ArenaMap<Int, Int>) -> Void, empty: (inout ArenaMap<Int, Int>?) -> Void) throws {
         try processMemoryLock.withLock { _ in
@@ -35,7 +39,7 @@ struct IdleReleaseTests {
             #expect(s.alloc == 0)
             #expect(resident <= 2 * MiB, "\(resident) bytes of the arena still resident")
             if !underSanitizer {
-                #expect(rss <= start + 2 * MiB, "Rss start + \((rss - start) >> 10) KiB")
+                #expect(rss <= start + processSlack, "Rss start + \((rss - start) >> 10) KiB")
             }
             expectArenaInvariants(arena)
         }
@@ -62,7 +66,7 @@ struct IdleReleaseTests {
             print("removeAll() of 64 Ki × 1 KiB: drained in \(waited) s; arena resident \(resident >> 10) KiB; Rss start+\((rss - start) >> 10) KiB")
             #expect(arena.stats.heapIdle == arena.stats.heapReleased)
             #expect(resident <= 2 * MiB)
-            if !underSanitizer { #expect(rss <= start + 2 * MiB) }
+            if !underSanitizer { #expect(rss <= start + processSlack) }
         }
     }
 }
