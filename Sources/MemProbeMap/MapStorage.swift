@@ -596,10 +596,11 @@ internal final class _MapStorage<Key: Hashable, Value> {
         if eager || oldMask + 1 <= _MapStorage.eagerMigrationLimit { finishMigration() }
     }
 
-    /// Grows at 3/4 load to the next power of two (load 3/8 after).
+    /// Grows at 3/4 load to the next power of two (load 3/8 after). The target is sized for 3/4 load: sizing it
+    /// for 3/8 made the count one past the threshold ask for 4× the table (load 3/16 after every growth).
     @usableFromInline
     func growTable(minimumCount: Int) {
-        let target = _MapStorage.tableCapacity(for: minimumCount, loadNumerator: 3, loadDenominator: 8)
+        let target = _MapStorage.tableCapacity(for: minimumCount, loadNumerator: 3, loadDenominator: 4)
         startResize(to: max(target, tableCapacity * 2))
     }
 
