@@ -51,6 +51,22 @@ final class BackgroundDrain: @unchecked Sendable {
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
         precondition(pthread_cond_init(condition, &attributes) == 0)
         pthread_condattr_destroy(&attributes)
+        // fork(): the child has no drainer thread, and the mutex may have been held by a parent thread. Hold it across
+        // the fork; the child starts afresh (no thread, empty list, the listed arenas may schedule again).
+        pthread_atfork(
+            { BackgroundDrain.shared.lockForFork() },
+            { BackgroundDrain.shared.unlockAfterFork() },
+            { BackgroundDrain.shared.resetInForkedChild() })
+    }
+
+    private func lockForFork() { pthread_mutex_lock(mutex) }
+    private func unlockAfterFork() { pthread_mutex_unlock(mutex) }
+
+    private func resetInForkedChild() {
+        for e in entries { e.arena?.drainScheduled.store(false, ordering: .relaxed) }
+        entries.removeAll()
+        threadRunning = false
+        pthread_mutex_unlock(mutex)
     }
 
     /// Puts `arena` on the list (due now) and wakes or starts the thread. May be called under the arena's lock:
