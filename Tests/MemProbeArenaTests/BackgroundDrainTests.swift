@@ -35,6 +35,35 @@ struct BackgroundDrainTests {
         expectInvariants(s)
     }
 
+    /// Shared state under TSan: 4 tasks free large runs on their own arenas and on one shared arena while the
+    /// drainer works on them; half of the private arenas are dropped while still on the drainer's list.
+    @Test func concurrentFreesAndDroppedArenas() async throws {
+        let shared = PageArena(strategy: .dontNeed, configuration: .init(regionSize: 32 * MiB, maxReleaseBytesPerCall: MiB))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<4 {
+                group.addTask {
+                    for round in 0..<6 {
+                        let own = PageArena(strategy: .dontNeed, configuration: .init(regionSize: 16 * MiB, maxReleaseBytesPerCall: MiB))
+                        let p = try own.allocate(byteCount: 8 * MiB)
+                        touch(p, 8 * MiB)
+                        own.deallocate(p, byteCount: 8 * MiB)  // 1 MiB now, the rest to the drainer
+                        let q = try shared.allocate(byteCount: 4 * MiB)
+                        touch(q, 4 * MiB)
+                        shared.deallocate(q, byteCount: 4 * MiB)
+                        if (w + round) % 2 == 0 { continue }  // dropped while (probably) on the list
+                        _ = waitUntil(own) { $0.heapIdle == $0.heapReleased }
+                        #expect(own.stats.heapIdle == own.stats.heapReleased)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        _ = waitUntil(shared) { $0.heapIdle == $0.heapReleased }
+        let s = shared.stats
+        #expect(s.alloc == 0 && s.heapIdle == s.heapReleased, "\(s)")
+        expectInvariants(s)
+    }
+
     @Test func decayIsLeftToItsDeadlines() throws {
         // The drainer does due backlog only; decay's timers are the governor's (or later calls') business.
         let arena = PageArena(strategy: .decay(delay: .seconds(60)))
