@@ -195,6 +195,7 @@ extension ArenaCore {
         var done = 0
         var now: Int? = nil
         while remaining > 0, let e = withQueue(state, { $0.front }) {
+            if delay == 0 && state == .dirty && dirtyWithinReserve { break }  // DirtyReserve.swift
             guard let run = runs[e.start], run.state == state, run.stamp == e.stamp else {
                 withQueue(state) { $0.popFront() }  // stale: reused, merged or split since
                 continue

@@ -40,6 +40,8 @@ struct ArenaCore {
     /// Set when automatic release hit an error; cleared by a successful `release()` or `setStrategy`.
     var autoSuspended = false
     var lastDeferredError: ArenaError?
+    /// Opt-in dirty-page reserve for churn (DirtyReserve.swift).
+    var reserve: DirtyReserve
 
     var slabs = AddressTable<Slab>()
     /// Per size class: pages with at least one free block (the last one is used first).
@@ -53,6 +55,7 @@ struct ArenaCore {
         self.releaseUnit = configuration.hugePages ? VirtualMemory.hugePageSize : VirtualMemory.pageSize
         self.configuration = configuration
         self.strategy = strategy
+        self.reserve = DirtyReserve(window: configuration.dirtyReserveWindow)
         self.partial = Array(repeating: [], count: SizeClasses.sizes.count)
         self.spare = Array(repeating: nil, count: SizeClasses.sizes.count)
     }
@@ -251,6 +254,7 @@ struct ArenaCore {
             start = s
         }
         stats.heapInuse += pages * pageSize
+        reserve.noteInuse(stats.heapInuse)
         return start
     }
 

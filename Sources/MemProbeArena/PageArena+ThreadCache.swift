@@ -139,6 +139,7 @@ extension PageArena {
             c.deallocate(address, byteCount: byteCount)
             unusuallyAlignedBlocks.subtract(1, ordering: .relaxed)
             c.pumpAfterCall()
+            if c.wantsBackgroundDrain { requestBackgroundDrain() }
             published.publish(c.snapshot)
             return true
         }
@@ -155,6 +156,7 @@ extension PageArena {
         core.withLock { core in
             core.returnBlocks(sizeClass: c, from: base, count: k)
             core.pumpAfterCall()
+            if core.wantsBackgroundDrain { requestBackgroundDrain() }
             published.publish(core.snapshot)
         }
         for i in 0..<(n - k) { base[i] = base[i + k] }  // the newer blocks move down (a forward copy: safe)

@@ -40,6 +40,17 @@ public final class PageArena: Sendable {
         /// Mean bytes between heap-profile samples (see ``HeapProfileRate``): nil for the process default
         /// (`MEMPROBE_PROFILE_RATE`, else 512 KiB), 0 for no sampling.
         public var heapProfileInterval: Int? = nil
+        /// Keep freed pages dirty (not released) up to the arena's recent peak of HeapInuse, "recent" being the
+        /// last two windows of this length; nil (the default): no reserve. For services in steady churn: pages
+        /// freed and needed again a moment later are not released and re-faulted, while resident pages never
+        /// exceed what the arena recently used, and the reserve is released within two windows once use falls
+        /// (by the background drainer, with no call by the application). Applies to strategies that release at
+        /// once (`lazyFree`, `dontNeed`, `unmap`, `freeThenPageOut`'s FREE step).
+        public var dirtyReserveWindow: Duration? = nil
+        /// Let the process-wide background drainer finish release work a call left over (the rest of a free larger
+        /// than ``maxReleaseBytesPerCall``), so memory leaves without a further call by the application. Off: the
+        /// backlog waits for later calls or ``PageArena/performDeferredWork(budgetBytes:)`` (tests of the per-call bound).
+        public var backgroundRelease: Bool = true
 
         /// - Parameter maxReleaseBytesPerCall: nil for the default, 4 MiB of 4 KiB-page DONTNEED-equivalent work.
         public init(regionSize: Int = 64 << 20, hugePages: Bool = false, maxReleaseBytesPerCall: Int? = nil,
@@ -60,6 +71,8 @@ public final class PageArena: Sendable {
     let threadCacheKey: pthread_key_t
     /// Live small blocks whose alignment put them in another class than their size's (see `allocateUnusuallyAligned`).
     let unusuallyAlignedBlocks = Atomic<Int>(0)
+    /// Whether this arena is on the background drainer's list (BackgroundDrain.swift).
+    let drainScheduled = Atomic<Bool>(false)
     /// The strategy, for lock-free-ish reads that do not wait behind a long release (tiny lock, rarely written).
     private let currentStrategy: ArenaLock<ReleaseStrategy>
     /// The configuration the arena was created with.
@@ -134,6 +147,7 @@ public final class PageArena: Sendable {
         let address = try core.withLock { (c: inout ArenaCore) throws(ArenaError) -> UInt in
             let a = try c.allocate(byteCount: byteCount, alignment: alignment)
             c.pumpAfterCall()
+            if c.wantsBackgroundDrain { requestBackgroundDrain() }
             publish(c)
             return a
         }
@@ -154,6 +168,7 @@ public final class PageArena: Sendable {
         core.withLock { c in
             c.deallocate(address, byteCount: byteCount)
             c.pumpAfterCall()
+            if c.wantsBackgroundDrain { requestBackgroundDrain() }
             publish(c)
         }
     }
@@ -246,6 +261,15 @@ public final class PageArena: Sendable {
 
     /// Requests beyond this are refused as ``ArenaError/invalidSize(_:)`` (no overflow in page arithmetic).
     static let maxByteCount = 1 << 46
+
+    /// One bounded slice of background release work (BackgroundDrain.swift), under the allocation lock.
+    func backgroundDrainSlice(now: Int) -> BackgroundWork {
+        core.withLock { c in
+            let released = c.backgroundSlice(now: now)
+            if released > 0 { publish(c) }
+            return c.backgroundWork(released: released)
+        }
+    }
 
     @inline(__always)
     func publish(_ c: borrowing ArenaCore) {

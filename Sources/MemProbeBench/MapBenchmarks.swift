@@ -23,6 +23,8 @@ enum MapBenchmarks {
         var latency = true
         var memory = true
         var hugePages = false
+        /// Issue 13's rows (MapServiceBenchmarks.swift).
+        var service = ServiceOptions()
     }
 
     /// The arena every ArenaMap of this run uses (a fresh one per workload).
@@ -46,11 +48,15 @@ enum MapBenchmarks {
             case "--huge-pages": o.hugePages = true
             case _ where BenchJSON.parseFormat(arguments, at: &i): break
             case "-h", "--help":
-                print("usage: memprobe-bench map [--entries N] [--runs R] [--no-kib] [--no-latency] [--no-memory] [--huge-pages] [--format text|json]")
+                print("usage: memprobe-bench map [--entries N] [--runs R] [--no-kib] [--no-latency] [--no-memory] [--huge-pages] [--format text|json] \(serviceUsage)")
                 return
             default:
-                print("memprobe-bench map: unknown option \(a)")
-                exit(64)
+                let used = parseServiceOption(arguments, i, &o.service)
+                if used == 0 {
+                    print("memprobe-bench map: unknown option \(a)")
+                    exit(64)
+                }
+                i += used - 1
             }
             i += 1
         }
@@ -87,8 +93,9 @@ enum MapBenchmarks {
             }
         }
         if o.latency { goals += latencyWorkload(keys, runs: o.runs) }
+        goals += runService(keys, runs: o.runs, o.service)
 
-        print("\n## Goals (issue 4)\n")
+        print("\n## Goals (issues 4, 11, 13)\n")
         print("| goal | measured | limit | met |")
         print("|---|---:|---:|:---:|")
         for g in goals {

@@ -80,13 +80,16 @@ extension ArenaMap {
         precondition(seen.allSatisfy { $0 == 1 }, "an entry has no slot or several")
         if s.table != nil { precondition(s.count <= s.tableCapacity - s.tableCapacity / 4 || s.oldTable != nil, "index over 3/4 load") }
         for i in 0..<s.count { precondition(s.find(s.entry(i).pointee.key, s.hash32(s.entry(i).pointee.key)) == i, "lookup misses entry \(i)") }
+        if _MapStorage<Key, Value>.storesHashes {
+            for i in 0..<s.count { precondition(s.storedHash(i).pointee == s.hash32(s.entry(i).pointee.key), "stored hash of entry \(i) is stale") }
+        }
         var expected = 0
         let a = s.allocator
         if s.chunks != nil {
             expected += a.reservedSize(forByteCount: s.directoryCapacity * MemoryLayout<UnsafeMutableRawPointer>.stride)
             for c in 0..<s.chunkCount {
                 let n = c == 0 ? s.firstChunkCapacity : s.chunkCapacity
-                expected += a.reservedSize(forByteCount: n * MemoryLayout<(key: Key, value: Value)>.stride)
+                expected += a.reservedSize(forByteCount: _MapStorage<Key, Value>.chunkBytes(entries: n))
             }
         }
         if s.table != nil { expected += a.reservedSize(forByteCount: s.tableCapacity * 8) }

@@ -16,8 +16,6 @@ internal final class _MapStorage<Key: Hashable, Value> {
     @usableFromInline typealias Element = (key: Key, value: Value)
 
     @usableFromInline let allocator: _ArenaAllocator
-    /// Per-storage hash seed (copied with the tables, since slots carry hashes).
-    @usableFromInline let seed: UInt64
     // Entry store geometry (immutable).
     @usableFromInline let chunkShift: Int
     @usableFromInline let chunkMask: Int
@@ -102,14 +100,29 @@ internal final class _MapStorage<Key: Hashable, Value> {
     @usableFromInline static var maximumCount: Int { Int(UInt32.max) - 2 }
 
     @usableFromInline
-    init(allocator: _ArenaAllocator, seed: UInt64? = nil) {
+    init(allocator: _ArenaAllocator, seed: (UInt64, UInt64)? = nil) {
         self.allocator = allocator
-        self.seed = seed ?? _MapSeed.next()
         let shift = _MapStorage.chooseChunkShift()
         self.chunkShift = shift
         self.chunkMask = (1 << shift) - 1
         self.header = .allocate(capacity: 1)
         self.header.initialize(to: _MapHeader())
+        (header.pointee.seed0, header.pointee.seed1) = seed ?? _MapSeed.next()
+    }
+
+    /// The storage's hash seeds (copied with the tables, since slots carry hashes). Never printed or reflected:
+    /// `ArenaMap`'s mirror shows only its entries.
+    @inlinable @inline(__always)
+    var seed0: UInt64 { header.pointee.seed0 }
+
+    @inlinable @inline(__always)
+    var seed1: UInt64 { header.pointee.seed1 }
+
+    /// New seeds for a storage whose index holds no slot (emptied or about to be rebuilt), so whatever an observer
+    /// learnt about the old seeds from timing is worth nothing afterwards.
+    @usableFromInline
+    func reseed() {
+        (header.pointee.seed0, header.pointee.seed1) = _MapSeed.next()
     }
 
     deinit {
@@ -153,18 +166,40 @@ internal final class _MapStorage<Key: Hashable, Value> {
         chunks.unsafelyUnwrapped[i &>> chunkShift] + (i & chunkMask)
     }
 
+    /// Whether each entry's 32-bit hash is kept beside it: for every key type but Int/UInt (whose hash is a few
+    /// multiplies). A removal must repoint the slot of the entry that fills the hole, found by that entry's hash:
+    /// for String keys recomputing it was a SipHash plus a cache miss on the moved key's heap storage (issue 13 §5).
+    @inlinable @inline(__always)
+    static var storesHashes: Bool { !(Key.self == Int.self || Key.self == UInt.self) }
+
+    /// Bytes in front of a chunk's entries that hold their hashes (0 when hashes are not stored).
+    @inlinable @inline(__always)
+    static func hashAreaBytes(entries n: Int) -> Int { storesHashes ? (n &* 4 &+ 15) & ~15 : 0 }
+
+    /// Bytes of one chunk of `n` entries (hash area + entries).
+    @inlinable @inline(__always)
+    static func chunkBytes(entries n: Int) -> Int { hashAreaBytes(entries: n) &+ n &* MemoryLayout<Element>.stride }
+
+    /// The stored hash of entry `i`: hashes sit in front of their chunk's entries in reverse order (entry j of a
+    /// chunk at `entries − 4·(j+1)`), so the address does not depend on the chunk's capacity.
+    @inlinable @inline(__always)
+    func storedHash(_ i: Int) -> UnsafeMutablePointer<UInt32> {
+        (UnsafeMutableRawPointer(chunks.unsafelyUnwrapped[i &>> chunkShift]) - 4 &* ((i & chunkMask) &+ 1))
+            .assumingMemoryBound(to: UInt32.self)
+    }
+
     // MARK: Hashing
 
     @inlinable @inline(__always)
     func hash32(_ key: Key) -> UInt32 {
         let h: UInt64
         if Key.self == Int.self {
-            // Int keys: one multiply-fold of the seeded key (wyhash's mix) instead of SipHash.
-            h = _MapSeed.mix(UInt64(UInt(bitPattern: unsafeBitCast(key, to: Int.self))) ^ seed)
+            // Int keys: a keyed two-multiply mix (wyhash-style) instead of SipHash; see _MapSeed.hash.
+            h = _MapSeed.hash(UInt64(UInt(bitPattern: unsafeBitCast(key, to: Int.self))), seed0, seed1)
         } else if Key.self == UInt.self {
-            h = _MapSeed.mix(UInt64(unsafeBitCast(key, to: UInt.self)) ^ seed)
+            h = _MapSeed.hash(UInt64(unsafeBitCast(key, to: UInt.self)), seed0, seed1)
         } else {
-            h = UInt64(UInt(bitPattern: key._rawHashValue(seed: Int(bitPattern: UInt(truncatingIfNeeded: seed)))))
+            h = UInt64(UInt(bitPattern: key._rawHashValue(seed: Int(bitPattern: UInt(truncatingIfNeeded: seed0)))))
         }
         return UInt32(truncatingIfNeeded: h ^ (h &>> 32))
     }
@@ -270,6 +305,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
             let n = count
             if n < entryCapacity && n + 1 <= mask + 1 - (mask + 1) / 4 {
                 entry(n).initialize(to: (key, value))
+                if _MapStorage.storesHashes { storedHash(n).pointee = h }
                 count = n + 1
                 t[b] = tag | UInt64(n + 1)
                 return nil
@@ -285,6 +321,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
         if count == entryCapacity { growEntries(minimumCapacity: count + 1) }
         if count + 1 > tableCapacity - tableCapacity / 4 { growTable(minimumCount: count + 1) }
         entry(count).initialize(to: (key, value))
+        if _MapStorage.storesHashes { storedHash(count).pointee = h }
         count += 1
         _MapStorage.place(table.unsafelyUnwrapped, tableMask, UInt64(h) &<< 32 | UInt64(count))
     }
@@ -316,9 +353,11 @@ internal final class _MapStorage<Key: Hashable, Value> {
 
     /// The last entry's hash and the slot at its home bucket, loaded before the removed key is probed, so the
     /// two cache misses of a removal (the key's slot, and the slot of the entry that fills the hole) overlap.
+    /// The hash is a few multiplies (Int, UInt) or read from the stored hashes (every other key): no key is hashed
+    /// before the map knows the removed key is present (a SipHash of a String key cost more than the overlap saved).
     @inlinable @inline(__always)
-    func lastEntryHint(_ t: UnsafeMutablePointer<UInt64>) -> (hash: UInt32, home: UInt64) {
-        let h = hash32(entry(count &- 1).pointee.key)
+    func lastEntryHint(_ t: UnsafeMutablePointer<UInt64>) -> (hash: UInt32, home: UInt64)? {
+        let h = _MapStorage.storesHashes ? storedHash(count &- 1).pointee : hash32(entry(count &- 1).pointee.key)
         return (h, t[Int(h) & tableMask])
     }
 
@@ -357,7 +396,13 @@ internal final class _MapStorage<Key: Hashable, Value> {
         if e != last {
             let p = entry(e)
             p.moveInitialize(from: entry(last), count: 1)
-            let h = hint?.hash ?? hash32(p.pointee.key)
+            let h: UInt32
+            if _MapStorage.storesHashes {
+                h = storedHash(last).pointee
+                storedHash(e).pointee = h
+            } else {
+                h = hint?.hash ?? hash32(p.pointee.key)
+            }
             let t = table.unsafelyUnwrapped
             let home = Int(h) & tableMask
             // Usually the last entry sits at its home bucket, whose slot the hint already brought into cache.
@@ -368,6 +413,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
             }
         }
         count = last
+        if last == 0 && oldTable == nil { reseed() }  // the index is empty: nothing hashed with the old seeds remains
         if needsShrinkWork { shrinkAfterRemove() }
         if oldTable != nil { migrate(steps: _MapStorage.migrationStep) }
     }
@@ -399,7 +445,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
     var needsShrinkWork: Bool {
         (chunkCount > 1 && count + chunkCapacity / 2 <= (chunkCount - 1) << chunkShift)
             || (chunkCount == 1 && firstChunkCapacity > 8 && count < firstChunkCapacity / 4)
-            || (oldTable == nil && tableMask + 1 > _MapStorage.minimumTableCapacity && count < (tableMask + 1) / 8)
+            || (oldTable == nil && tableMask + 1 > _MapStorage.minimumTableCapacity && count &* 16 <= (tableMask + 1) &* 3)
     }
 
     /// Moves up to `steps` old slots into the new table; frees the old table when done.
@@ -430,6 +476,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
         oldTable = nil
         oldMask = 0
         migrateCursor = 0
+        if count == 0 { reseed() }
     }
 
     // MARK: Slow paths (not inlined)
@@ -450,17 +497,18 @@ internal final class _MapStorage<Key: Hashable, Value> {
 
     @usableFromInline
     func allocateChunk(entries: Int) -> UnsafeMutablePointer<Element> {
-        let bytes = entries * MemoryLayout<Element>.stride
+        let bytes = _MapStorage.chunkBytes(entries: entries)
         heldBytes += allocator.reservedSize(forByteCount: bytes)
-        return allocator.allocate(byteCount: bytes, alignment: MemoryLayout<Element>.alignment)
-            .bindMemory(to: Element.self, capacity: entries)
+        let raw = allocator.allocate(byteCount: bytes, alignment: max(16, MemoryLayout<Element>.alignment))
+        if _MapStorage.storesHashes { raw.bindMemory(to: UInt32.self, capacity: entries) }
+        return (raw + _MapStorage.hashAreaBytes(entries: entries)).bindMemory(to: Element.self, capacity: entries)
     }
 
     @usableFromInline
     func freeChunk(_ c: UnsafeMutablePointer<Element>, entries: Int) {
-        let bytes = entries * MemoryLayout<Element>.stride
+        let bytes = _MapStorage.chunkBytes(entries: entries)
         heldBytes -= allocator.reservedSize(forByteCount: bytes)
-        allocator.deallocate(UnsafeMutableRawPointer(c), byteCount: bytes)
+        allocator.deallocate(UnsafeMutableRawPointer(c) - _MapStorage.hashAreaBytes(entries: entries), byteCount: bytes)
     }
 
     @usableFromInline
@@ -487,6 +535,11 @@ internal final class _MapStorage<Key: Hashable, Value> {
         let c = allocateChunk(entries: entries)
         let old = chunks.unsafelyUnwrapped[0]
         c.moveInitialize(from: old, count: count)
+        if _MapStorage.storesHashes {
+            // Hashes sit in reverse order in front of the entries: the `count` of them end where the entries start.
+            let bytes = count * 4
+            (UnsafeMutableRawPointer(c) - bytes).copyMemory(from: UnsafeRawPointer(old) - bytes, byteCount: bytes)
+        }
         freeChunk(old, entries: firstChunkCapacity)
         chunks.unsafelyUnwrapped[0] = c
         firstChunkCapacity = entries
@@ -543,14 +596,20 @@ internal final class _MapStorage<Key: Hashable, Value> {
         if eager || oldMask + 1 <= _MapStorage.eagerMigrationLimit { finishMigration() }
     }
 
-    /// Grows at 3/4 load to the next power of two (load 3/8 after).
+    /// Grows at 3/4 load to the next power of two (load 3/8 after). The target is sized for 3/4 load: sizing it
+    /// for 3/8 made the count one past the threshold ask for 4× the table (load 3/16 after every growth).
     @usableFromInline
     func growTable(minimumCount: Int) {
-        let target = _MapStorage.tableCapacity(for: minimumCount, loadNumerator: 3, loadDenominator: 8)
+        let target = _MapStorage.tableCapacity(for: minimumCount, loadNumerator: 3, loadDenominator: 4)
         startResize(to: max(target, tableCapacity * 2))
     }
 
-    /// Returns emptied tail chunks, shrinks a lone chunk 0, and starts an index shrink at ≤ 1/8 load.
+    /// Returns emptied tail chunks, shrinks a lone chunk 0, and starts an index shrink at ≤ 3/16 load.
+    ///
+    /// Why 3/16: a map that reached `count` by inserting has the smallest power-of-two table F with count ≤ 3/4·F.
+    /// A table C ≥ 4F means count ≤ 3/16·C, so shrinking (to half, load ≤ 3/8) there keeps the index ≤ 2× a fresh
+    /// map's at every count. No thrash: after a shrink the load is 3/8, so the next grow needs the count to double
+    /// and the next shrink needs it to halve.
     @usableFromInline
     func shrinkAfterRemove() {
         // Keep one spare chunk's worth (half a chunk of hysteresis) so remove/insert at a boundary does not thrash.
@@ -561,19 +620,37 @@ internal final class _MapStorage<Key: Hashable, Value> {
         if chunkCount == 1 && firstChunkCapacity > 8 && count < firstChunkCapacity / 4 {
             resizeFirstChunk(to: firstChunkCapacity / 2)
         }
-        if oldTable == nil && tableCapacity > _MapStorage.minimumTableCapacity && count < tableCapacity / 8 {
+        if oldTable == nil && tableCapacity > _MapStorage.minimumTableCapacity && count * 16 <= tableCapacity * 3 {
             let target = _MapStorage.tableCapacity(for: count, loadNumerator: 3, loadDenominator: 8)
             if target < tableCapacity { startResize(to: target) }
         }
     }
 
     /// Ensures room for `n` entries with no further allocation (entries and index).
+    ///
+    /// The pages a reservation will be written to are populated here (MADV_POPULATE_WRITE, one call per chunk
+    /// and for the table): the caller asked for the room, and faulting them in one system call each costs far
+    /// less than one trap per 4 KiB page inside the insert loop (issue 11: "prefaulting in reserveCapacity").
     @usableFromInline
     func reserve(_ n: Int) {
+        let firstNewChunk = count == 0 ? 0 : (count + chunkCapacity - 1) >> chunkShift
         if n > entryCapacity { growEntries(minimumCapacity: n) }
+        var newTable = false
         if n > tableCapacity - tableCapacity / 4 {
             startResize(to: _MapStorage.tableCapacity(for: n, loadNumerator: 3, loadDenominator: 4), eager: true)
+            newTable = true
         }
+        // Chunks not yet written to, up to the one that holds entry n − 1.
+        let lastChunk = min(chunkCount, ((n - 1) >> chunkShift) + 1)
+        if firstNewChunk < lastChunk {
+            for c in firstNewChunk..<lastChunk {
+                let entries = c == 0 ? firstChunkCapacity : chunkCapacity
+                let area = _MapStorage.hashAreaBytes(entries: entries)
+                allocator.prefault(UnsafeMutableRawPointer(chunks.unsafelyUnwrapped[c]) - area,
+                                   byteCount: _MapStorage.chunkBytes(entries: entries))
+            }
+        }
+        if newTable, let t = table { allocator.prefault(UnsafeMutableRawPointer(t), byteCount: tableCapacity * 8) }
     }
 
     /// Deinitializes every entry, keeping the memory.
@@ -600,6 +677,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
         } else {
             releaseEverything()
         }
+        reseed()
     }
 
     /// Returns every byte to the arena.
@@ -628,7 +706,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
     /// Frees everything the live entries do not need: spare chunks, an oversized chunk 0, an oversized index.
     @usableFromInline
     func shrinkToFit() {
-        if count == 0 { releaseEverything(); return }
+        if count == 0 { releaseEverything(); reseed(); return }
         if oldTable != nil { finishMigration() }
         let needed = (count + chunkCapacity - 1) >> chunkShift
         while chunkCount > needed {
@@ -647,7 +725,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
     /// A copy with the same entries at the same positions (so slots can be copied without hashing).
     @usableFromInline
     func copy() -> _MapStorage {
-        let s = _MapStorage(allocator: allocator, seed: seed)
+        let s = _MapStorage(allocator: allocator, seed: (seed0, seed1))
         if count == 0 { return s }
         s.growEntries(minimumCapacity: count)
         var done = 0
@@ -655,6 +733,10 @@ internal final class _MapStorage<Key: Hashable, Value> {
         while done < count {
             let n = min(count - done, c == 0 ? firstChunkCapacity : chunkCapacity)
             s.entry(done).initialize(from: entry(done), count: n)
+            if _MapStorage.storesHashes {
+                let bytes = n * 4
+                (UnsafeMutableRawPointer(s.entry(done)) - bytes).copyMemory(from: UnsafeRawPointer(entry(done)) - bytes, byteCount: bytes)
+            }
             done += n
             c += 1
         }
@@ -690,6 +772,9 @@ internal struct _MapHeader<Key: Hashable, Value> {
     @usableFromInline var migrateCursor: Int = 0
     /// Bytes of arena memory the storage holds (as the arena reserves them).
     @usableFromInline var heldBytes: Int = 0
+    /// The hash seeds (see `_MapSeed.hash`); replaced whenever the index is emptied.
+    @usableFromInline var seed0: UInt64 = 0
+    @usableFromInline var seed1: UInt64 = 0
 
     @usableFromInline init() {}
 }

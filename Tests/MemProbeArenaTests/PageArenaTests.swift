@@ -167,7 +167,9 @@ import Testing
     }
 
     @Test func boundedWorkPerFree() throws {
-        let arena = PageArena(strategy: .dontNeed, configuration: .init(regionSize: 32 * MiB, maxReleaseBytesPerCall: 4 * MiB))
+        var configuration = PageArena.Configuration(regionSize: 32 * MiB, maxReleaseBytesPerCall: 4 * MiB)
+        configuration.backgroundRelease = false  // the per-call bound alone (BackgroundDrainTests: with the drainer)
+        let arena = PageArena(strategy: .dontNeed, configuration: configuration)
         let p = try arena.allocate(byteCount: 24 * MiB)
         touch(p, 24 * MiB)
         arena.deallocate(p, byteCount: 24 * MiB)
@@ -188,11 +190,13 @@ import Testing
     /// The bound is on cost, not bytes: MADV_FREE of whole huge pages is ~100× cheaper per byte than DONTNEED of
     /// 4 KiB pages, so one free in huge-page mode may lazily free 64× the bytes.
     @Test func boundIsACostBoundInHugePageMode() throws {
-        let lazy = PageArena(strategy: .lazyFree, configuration: .init(regionSize: 128 * MiB, hugePages: true))
+        var configuration = PageArena.Configuration(regionSize: 128 * MiB, hugePages: true)
+        configuration.backgroundRelease = false  // the per-call bound alone
+        let lazy = PageArena(strategy: .lazyFree, configuration: configuration)
         let p = try lazy.allocate(byteCount: 128 * MiB)
         lazy.deallocate(p, byteCount: 128 * MiB)
         #expect(lazy.stats.heapReleasedLazy == 128 * MiB, "one call: 128 MiB ≤ 4 MiB × 64")
-        let dn = PageArena(strategy: .dontNeed, configuration: .init(regionSize: 128 * MiB, hugePages: true))
+        let dn = PageArena(strategy: .dontNeed, configuration: configuration)
         let q = try dn.allocate(byteCount: 128 * MiB)
         dn.deallocate(q, byteCount: 128 * MiB)
         let s = dn.stats

@@ -172,7 +172,9 @@ import Testing
             #expect(m.memoryStats.heldBytes >= m.memoryStats.liveBytes)
         }
         #expect(arena.stats.alloc == 0)
-        #expect(arena.stats.heapInuse <= 16 << 10, "only size-class spare pages may stay in use")
+        // Only size-class spare pages (one empty page per class) may stay in use: the small index tables of a
+        // growing map (8, 16, … 256 slots: 64 B – 2 KiB) and its directory touch up to ~8 classes.
+        #expect(arena.stats.heapInuse <= 32 << 10, "only size-class spare pages may stay in use")
         coreExpectArenaInvariants(arena)
     }
 }

@@ -3,6 +3,9 @@ import MemProbeMap
 import MemProbeSystem
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A key whose hash value the test controls: many distinct keys can share one hash (swift-collections' `Collider`).
 struct Collider: Hashable, CustomStringConvertible, Sendable {
@@ -100,3 +103,18 @@ func processRssAndLazyFree() throws -> (rss: Int, lazyFree: Int) {
 }
 
 let MiB = 1 << 20
+
+/// Waits until every idle page of `arena` is released (`heapIdle == heapReleased` in the published stats) or
+/// `timeoutSeconds` pass, and returns the seconds waited. It makes no call that does release work: `stats` is a
+/// lock-free copy the arena publishes, so whatever is released meanwhile is the background drainer's doing (issue
+/// 13 §2: no further call by the application). The timeout is a liveness bound, not a timing assertion.
+func waitForIdleRelease(_ arena: PageArena, timeoutSeconds: Double = 10) -> Double {
+    let t0 = monotonicNanoseconds()
+    while true {
+        let s = arena.stats
+        let waited = Double(monotonicNanoseconds() - t0) / 1e9
+        if s.heapIdle == s.heapReleased || waited >= timeoutSeconds { return waited }
+        var ts = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+        nanosleep(&ts, nil)
+    }
+}
