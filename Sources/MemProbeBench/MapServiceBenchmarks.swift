@@ -2,6 +2,7 @@
 @preconcurrency import Glibc
 #endif
 import MemProbe
+import MemProbeCompare
 import MemProbeArena
 import MemProbeMap
 import MemProbeSystem
