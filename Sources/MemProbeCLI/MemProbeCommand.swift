@@ -15,6 +15,6 @@ struct MemProbeCommand: ParsableCommand {
           memprobe snapshot 1234 --fast --format prometheus
         """,
         version: "0.1.0",
-        subcommands: [SnapshotCommand.self, CompareCommand.self, CompareWorkerCommand.self]
+        subcommands: [SnapshotCommand.self, CompareCommand.self, CompareWorkerCommand.self, WatchCommand.self]
     )
 }
