@@ -14,7 +14,8 @@ enum WatchPlot {
     static let figures: [Figure] = [
         Figure(name: "RSS", colour: "#4e79a7") { $0.rss },
         Figure(name: "RSS − LazyFree", colour: "#f28e2b") { $0.effectiveRss },
-        Figure(name: "cgroup working set", colour: "#b07aa1") { $0.cgroupWorkingSet },
+        // Only for a process in a limited cgroup: a shared unlimited cgroup's working set is other processes' memory.
+        Figure(name: "cgroup working set", colour: "#b07aa1") { $0.cgroupLimit != nil ? $0.cgroupWorkingSet : nil },
         Figure(name: "arena HeapInuse", colour: "#59a14f") { $0.arenaHeapInuse },
         Figure(name: "arena Alloc", colour: "#e15759") { $0.arenaAlloc },
     ]
@@ -80,8 +81,8 @@ enum WatchPlot {
             s += "<rect x=\"\(f(left))\" y=\"\(f(y0))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\" fill=\"none\" stroke=\"#444\"/>\n"
             s += text(left + plotW / 2, y0 + plotH + 32, "time since the watch started (s)", anchor: "middle")
             // Phase markers.
-            for m in panel.marks where m.t >= 0 && m.t <= tTop {
-                let xx = x(m.t)
+            for m in panel.marks where m.t >= -1 && m.t <= tTop {
+                let xx = x(max(0, m.t))  // a mark written just before the watch started sits at 0
                 s += "<line class=\"mark\" x1=\"\(f(xx))\" y1=\"\(f(y0))\" x2=\"\(f(xx))\" y2=\"\(f(y0 + plotH))\" stroke=\"#888\" stroke-dasharray=\"2,3\"/>\n"
                 s += text(xx + 3, y0 + 11, m.mark, extra: " fill=\"#555\" font-size=\"10\"")
             }

@@ -1,0 +1,63 @@
+-- wrk script: PUT (or DELETE) a fixed set of keys exactly once, split across wrk's threads, then stop.
+-- Environment: KV_MODE=put|delete, KV_PREFIX (key prefix), KV_COUNT (keys 0..COUNT-1), KV_SIZE (value bytes),
+-- KV_THREADS (must equal wrk -t), KV_SKIP_EVERY (delete mode: skip keys with i % N == 0, i.e. keep them).
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  mode = os.getenv("KV_MODE") or "put"
+  prefix = os.getenv("KV_PREFIX") or "k"
+  local count = tonumber(os.getenv("KV_COUNT") or "1000")
+  local nthreads = tonumber(os.getenv("KV_THREADS") or "1")
+  skip_every = tonumber(os.getenv("KV_SKIP_EVERY") or "0")
+  first = math.floor(count * id / nthreads)
+  last = math.floor(count * (id + 1) / nthreads)
+  body = string.rep("v", tonumber(os.getenv("KV_SIZE") or "1024"))
+  next_i = first
+  sent = 0
+  answered = 0
+  bad = 0
+  -- the number of requests this thread owes
+  share = 0
+  for i = first, last - 1 do
+    if mode ~= "delete" or skip_every == 0 or i % skip_every ~= 0 then share = share + 1 end
+  end
+end
+
+function request()
+  while next_i < last do
+    local i = next_i
+    next_i = next_i + 1
+    if mode == "put" then
+      sent = sent + 1
+      return wrk.format("PUT", "/kv/" .. prefix .. i, nil, body)
+    elseif skip_every == 0 or i % skip_every ~= 0 then
+      sent = sent + 1
+      return wrk.format("DELETE", "/kv/" .. prefix .. i)
+    end
+  end
+  -- every key is out; idle connections ask for something harmless until the last answers arrive
+  return wrk.format("GET", "/healthz")
+end
+
+function response(status, headers, body)
+  answered = answered + 1
+  if status >= 400 then bad = bad + 1 end
+  if answered >= share then wrk.thread:stop() end
+end
+
+function done(summary, latency, requests)
+  local bad_total = 0
+  for _, t in ipairs(threads) do bad_total = bad_total + (t:get("bad") or 0) end
+  io.write(string.format(
+    '{"requests":%d,"seconds":%.3f,"rps":%.1f,"p50_us":%d,"p99_us":%d,"p999_us":%d,"http_errors":%d,"socket_errors":%d}\n',
+    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), bad_total,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
