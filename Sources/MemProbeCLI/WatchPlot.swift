@@ -8,12 +8,32 @@ enum WatchPlot {
     struct Figure: Sendable {
         var name: String
         var colour: String
+        var width = 1.8
+        var dashed = false
         var value: @Sendable (WatchSample) -> Int?
+
+        var dashAttribute: String { dashed ? " stroke-dasharray=\"6,3\"" : "" }
+    }
+
+    /// The points of `value` over `samples`, split where a sample lacks it.
+    static func runs(
+        _ samples: [WatchSample], _ value: (WatchSample) -> Int?, x: (Double) -> Double, y: (Int) -> Double
+    ) -> [[String]] {
+        var runs: [[String]] = [[]]
+        for sample in samples {
+            if let v = value(sample) {
+                runs[runs.count - 1].append("\(f(x(sample.t))),\(f(y(v)))")
+            } else if !runs[runs.count - 1].isEmpty {
+                runs.append([])
+            }
+        }
+        return runs.filter { !$0.isEmpty }
     }
 
     static let figures: [Figure] = [
-        Figure(name: "RSS", colour: "#4e79a7") { $0.rss },
-        Figure(name: "RSS − LazyFree", colour: "#f28e2b") { $0.effectiveRss },
+        // RSS wide and RSS − LazyFree dashed on top: both stay visible where they coincide.
+        Figure(name: "RSS", colour: "#4e79a7", width: 3.5) { $0.rss },
+        Figure(name: "RSS − LazyFree", colour: "#f28e2b", dashed: true) { $0.effectiveRss },
         // Only for a process in a limited cgroup: a shared unlimited cgroup's working set is other processes' memory.
         Figure(name: "cgroup working set", colour: "#b07aa1") { $0.cgroupLimit != nil ? $0.cgroupWorkingSet : nil },
         Figure(name: "arena HeapInuse", colour: "#59a14f") { $0.arenaHeapInuse },
@@ -80,27 +100,25 @@ enum WatchPlot {
             }
             s += "<rect x=\"\(f(left))\" y=\"\(f(y0))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\" fill=\"none\" stroke=\"#444\"/>\n"
             s += text(left + plotW / 2, y0 + plotH + 32, "time since the watch started (s)", anchor: "middle")
-            // Phase markers.
-            for m in panel.marks where m.t >= -1 && m.t <= tTop {
+            // Phase markers; labels on three staggered rows so close markers stay readable.
+            for (mi, m) in panel.marks.enumerated() where m.t >= -1 && m.t <= tTop {
                 let xx = x(max(0, m.t))  // a mark written just before the watch started sits at 0
                 s += "<line class=\"mark\" x1=\"\(f(xx))\" y1=\"\(f(y0))\" x2=\"\(f(xx))\" y2=\"\(f(y0 + plotH))\" stroke=\"#888\" stroke-dasharray=\"2,3\"/>\n"
-                s += text(xx + 3, y0 + 11, m.mark, extra: " fill=\"#555\" font-size=\"10\"")
+                s += text(xx + 3, y0 + 11 + Double(mi % 3) * 11, m.mark, extra: " fill=\"#555\" font-size=\"10\"")
             }
-            // Limits: dashed horizontal lines (the last value seen; a limit rarely changes during a watch).
+            // Limits: dashed lines over the time they were in force (a limit can be set or changed mid-watch).
             for l in limits {
-                guard let value = panel.samples.compactMap(l.value).last else { continue }
-                let yy = y(value)
-                s += "<line class=\"limit\" x1=\"\(f(left))\" y1=\"\(f(yy))\" x2=\"\(f(left + plotW))\" y2=\"\(f(yy))\" stroke=\"\(l.colour)\" stroke-width=\"1.5\" stroke-dasharray=\"8,4\"/>\n"
-                s += text(left + plotW - 4, yy - 4, "\(l.name) \(ByteFormat.human(value))", anchor: "end", extra: " fill=\"\(l.colour)\"")
+                for run in runs(panel.samples, l.value, x: x, y: y) {
+                    s += "<polyline class=\"limit\" data-figure=\"\(escape(l.name))\" fill=\"none\" stroke=\"\(l.colour)\" stroke-width=\"1.5\" stroke-dasharray=\"8,4\" points=\"\(run.joined(separator: " "))\"/>\n"
+                }
+                if let last = panel.samples.last(where: { l.value($0) != nil }), let value = l.value(last) {
+                    s += text(min(x(last.t), left + plotW) - 4, y(value) - 4, "\(l.name) \(ByteFormat.human(value))", anchor: "end", extra: " fill=\"\(l.colour)\"")
+                }
             }
             // One polyline per figure; a sample without the figure breaks the line.
             for fig in figures {
-                var runs: [[String]] = [[]]
-                for sample in panel.samples {
-                    if let v = fig.value(sample) { runs[runs.count - 1].append("\(f(x(sample.t))),\(f(y(v)))") } else if !runs[runs.count - 1].isEmpty { runs.append([]) }
-                }
-                for run in runs where !run.isEmpty {
-                    s += "<polyline class=\"series\" data-figure=\"\(escape(fig.name))\" fill=\"none\" stroke=\"\(fig.colour)\" stroke-width=\"1.8\" points=\"\(run.joined(separator: " "))\"/>\n"
+                for run in runs(panel.samples, fig.value, x: x, y: y) {
+                    s += "<polyline class=\"series\" data-figure=\"\(escape(fig.name))\" fill=\"none\" stroke=\"\(fig.colour)\" stroke-width=\"\(fig.width)\"\(fig.dashAttribute) points=\"\(run.joined(separator: " "))\"/>\n"
                 }
             }
             s += "</g>\n"
@@ -109,7 +127,7 @@ enum WatchPlot {
         var kx = left
         let ky = height - keyHeight + 20
         for fig in figures {
-            s += "<line x1=\"\(f(kx))\" y1=\"\(f(ky - 4))\" x2=\"\(f(kx + 22))\" y2=\"\(f(ky - 4))\" stroke=\"\(fig.colour)\" stroke-width=\"2\"/>\n"
+            s += "<line x1=\"\(f(kx))\" y1=\"\(f(ky - 4))\" x2=\"\(f(kx + 22))\" y2=\"\(f(ky - 4))\" stroke=\"\(fig.colour)\" stroke-width=\"\(fig.width)\"\(fig.dashAttribute)/>\n"
             s += text(kx + 26, ky, fig.name)
             kx += 34 + Double(fig.name.count) * 6.2
         }
