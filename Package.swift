@@ -48,7 +48,7 @@ let package = Package(
             dependencies: [
                 "MemProbeSystem", "MemProbeArena", "MemProbeMap",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -59,7 +59,10 @@ let package = Package(
             name: "MemProbeCLI",
             dependencies: ["MemProbe", "MemProbeCompare", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "MemProbeBench", dependencies: ["MemProbe", "MemProbeCompare", "CShims"]),
+        .executableTarget(
+            name: "MemProbeBench",
+            dependencies: ["MemProbe", "MemProbeCompare", "CShims", .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
         // libFuzzer target for the /proc parsers (tools/fuzz-parsers.sh); a plain build links its replay mode.
         .target(name: "CFuzz"),
         .executableTarget(name: "FuzzProcParsers", dependencies: ["MemProbeSystem", "CFuzz"]),

@@ -25,14 +25,14 @@ if [ "${MEMPROBE_SKIP_SANITIZERS:-0}" != 1 ]; then
     start=$(date +%s)
     LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp" ASAN_OPTIONS="detect_leaks=1" \
         swift test --disable-xctest --no-parallel --scratch-path .build-asan --sanitize=address \
-        --filter 'CShimsTests|MemProbeSystemTests|MemProbeArenaTests|MemProbeMapTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
+        --filter 'CShimsTests|MemProbeSystemTests|MemProbeArenaTests|MemProbeMapTests|MemProbeServiceTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
     [ "$rc" -eq 0 ] || status=1
     echo "asan pass: exit $rc in $(( $(date +%s) - start )) s"
 
     log "3/3 ThreadSanitizer: shared state (arena, maps sharing an arena, syscall mock)"
     start=$(date +%s)
     TSAN_OPTIONS="halt_on_error=1" swift test --disable-xctest --no-parallel --scratch-path .build-tsan --sanitize=thread \
-        --filter 'MemProbeArenaTests|MemProbeMapTests|MemProbeSystemTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
+        --filter 'MemProbeArenaTests|MemProbeMapTests|MemProbeSystemTests|MemProbeServiceTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
     [ "$rc" -eq 0 ] || status=1
     echo "tsan pass: exit $rc in $(( $(date +%s) - start )) s"
 fi

@@ -100,7 +100,8 @@ public final class MemoryGovernor: Service, Sendable {
         let cgroup = try? MemoryCgroup.current()
         self.processCgroup = cgroup
         self.limit = try ResolvedMemoryLimit.resolve(
-            configured: configuration.memoryLimit, environment: try MemoryLimitSetting.fromEnvironment(), cgroup: cgroup)
+            configured: configuration.memoryLimit,
+            environment: configuration.memoryLimit == nil ? try MemoryLimitSetting.fromEnvironment() : nil, cgroup: cgroup)
         var s = GovernorState()
         s.limitBytes = limit.bytes
         s.limitSource = limit.source

@@ -29,6 +29,9 @@ package final class StatsFilePublisher: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
     private var sequence: UInt64 = 0
     private var removed = false
+    /// What each arena slot's text fields hold, so labels and strategy names are re-encoded only when they change.
+    private var slotText: [(id: Int, label: String, strategy: ReleaseStrategy)?] =
+        Array(repeating: nil, count: PublishedStatsLayout.arenaCapacity)
 
     /// Creates (or replaces) `<dir>/<pid>.stats`, after removing files of dead or reused pids in the directory.
     /// - Returns: nil when publishing is opted out (`MEMPROBE_PUBLISH=0`).
@@ -150,11 +153,31 @@ package final class StatsFilePublisher: @unchecked Sendable {
         for i in 0..<count {
             let a = arenas[i]
             let r = L.headerBytes + i * L.arenaRecordBytes
-            store(Int64(a.id), at: r + L.arenaIDOffset)
-            storeText(a.label, at: r + L.arenaLabelOffset, capacity: L.labelBytes)
-            storeText(a.arena.strategy.description, at: r + L.arenaStrategyOffset, capacity: L.strategyBytes)
+            let strategy = a.arena.strategy
+            if let t = slotText[i], t.id == a.id, t.label == a.label, t.strategy == strategy {
+                // unchanged text
+            } else {
+                store(Int64(a.id), at: r + L.arenaIDOffset)
+                storeText(a.label, at: r + L.arenaLabelOffset, capacity: L.labelBytes)
+                storeText(strategy.description, at: r + L.arenaStrategyOffset, capacity: L.strategyBytes)
+                slotText[i] = (a.id, a.label, strategy)
+            }
             let s = a.arena.stats
-            for (k, w) in L.words(s).enumerated() { store(Int64(w), at: r + L.arenaStatsOffset + 8 * k) }
+            let w = r + L.arenaStatsOffset
+            store(Int64(s.alloc), at: w)
+            store(Int64(s.heapInuse), at: w + 8)
+            store(Int64(s.heapIdle), at: w + 16)
+            store(Int64(s.heapReleased), at: w + 24)
+            store(Int64(s.heapReleasedLazy), at: w + 32)
+            store(Int64(s.heapReleasedDiscarded), at: w + 40)
+            store(Int64(s.sys), at: w + 48)
+            store(Int64(s.mmapCalls), at: w + 56)
+            store(Int64(s.mmapBytes), at: w + 64)
+            store(Int64(s.munmapCalls), at: w + 72)
+            store(Int64(s.munmapBytes), at: w + 80)
+            store(Int64(s.madviseCalls), at: w + 88)
+            store(Int64(s.madviseBytes), at: w + 96)
+            store(Int64(s.syscallNanoseconds), at: w + 104)
         }
         writeGovernor(governor)
         atomicMemoryFence(ordering: .sequentiallyConsistent)
