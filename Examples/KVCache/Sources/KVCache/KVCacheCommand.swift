@@ -44,6 +44,9 @@ struct KVCacheCommand: AsyncParsableCommand {
     @Option(help: "Largest value accepted by PUT, in bytes (larger: 413).")
     var maxValueSize: Int = 1 << 20
 
+    @Option(help: "Arena store: move the values of sparse pages together after evictions (on or off).")
+    var compact: String = "on"
+
     @Option(help: "Run the memprobe governor: on or off.")
     var governor: String = "on"
 
@@ -51,6 +54,7 @@ struct KVCacheCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
         guard maxValueSize >= 0, maxValueSize <= 1 << 30 else { throw ValidationError("--max-value-size must be 0...1073741824") }
         guard governor == "on" || governor == "off" else { throw ValidationError("--governor must be on or off") }
+        guard compact == "on" || compact == "off" else { throw ValidationError("--compact must be on or off") }
         do { _ = try ReleaseStrategy(parsing: strategy) } catch { throw ValidationError("--strategy: \(error)") }
         if let memoryLimit {
             do { _ = try MemoryLimitSetting(parsing: memoryLimit) } catch { throw ValidationError("--memory-limit: \(error)") }
@@ -77,6 +81,7 @@ struct KVCacheCommand: AsyncParsableCommand {
         }
 
         var services: [any Service] = []
+        if let arenaStore = kvStore as? ArenaKVStore, compact == "on" { services.append(KVCompactor(store: arenaStore)) }
         var limitText = "none"
         if governor == "on" {
             var config = MemoryGovernor.Configuration(memoryLimit: try memoryLimit.map { try MemoryLimitSetting(parsing: $0) })
@@ -93,12 +98,13 @@ struct KVCacheCommand: AsyncParsableCommand {
         KVRoutes(store: kvStore, arena: arena, maximumValueSize: maxValueSize, registry: registry).register(on: router)
         let storeName = store.rawValue
         let strategyName = store == .arena ? releaseStrategy.description : "-"
+        let compactText = store == .arena ? compact : "-"
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "kvcache"),
             onServerRunning: { [limitText] channel in
                 let bound = channel.localAddress?.port ?? -1
-                print("kvcache pid=\(getpid()) port=\(bound) store=\(storeName) strategy=\(strategyName) limit=\(limitText)")
+                print("kvcache pid=\(getpid()) port=\(bound) store=\(storeName) strategy=\(strategyName) limit=\(limitText) compact=\(compactText)")
             },
             logger: logger
         )

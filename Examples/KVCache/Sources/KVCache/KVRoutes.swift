@@ -5,7 +5,8 @@ import NIOCore
 import Prometheus
 
 /// The HTTP API (see docs/kvcache.md):
-/// `PUT|GET|DELETE /kv/{key}`, `POST /kv/_fill?count=N&size=B&prefix=P`, `POST /kv/_evict?keep=K`,
+/// `PUT|GET|DELETE /kv/{key}`, `POST /kv/_fill?count=N&size=B&prefix=P`, `POST /kv/_evict?keep=K[&stride=S]`,
+/// `POST /kv/_compact`,
 /// `GET /debug/memstats`, `GET /metrics`, `GET /healthz`.
 struct KVRoutes: Sendable {
     let store: any KVStore
@@ -31,6 +32,7 @@ struct KVRoutes: Sendable {
         router.delete("/kv/:key") { _, context in try await answer { try delete(context) } }
         router.post("/kv/_fill") { request, _ in try await answer { try fill(request) } }
         router.post("/kv/_evict") { request, _ in try await answer { try evict(request) } }
+        router.post("/kv/_compact") { _, _ in try await answer { try compact() } }
         router.get("/debug/memstats") { _, _ in try await answer { try memstats() } }
         router.get("/metrics") { _, _ in metrics() }
     }
@@ -96,8 +98,17 @@ struct KVRoutes: Sendable {
 
     private func evict(_ request: Request) throws -> Response {
         let keep = try KVInput.number(request, "keep", maximum: Int.max)
-        let removed = store.evict(keep: keep)
+        let stride = try KVInput.number(request, "stride", maximum: 1 << 20, default: 1)
+        guard stride >= 1 else { throw KVRequestError.bad("'stride' must be at least 1") }
+        let removed = store.evict(keep: keep, stride: stride)
         return text("{\"removed\":\(removed),\"kept\":\(store.counts.items)}\n")
+    }
+
+    private func compact() throws -> Response {
+        guard let arenaStore = store as? ArenaKVStore else {
+            throw KVRequestError(status: .conflict, reason: "compaction applies to the arena store only")
+        }
+        return text(arenaStore.compactAndTrim().json + "\n")
     }
 
     private func memstats() throws -> Response {

@@ -9,8 +9,9 @@ protocol KVStore: Sendable {
     func withValue<R: Sendable>(_ key: String, _ body: (UnsafeRawBufferPointer) -> R) -> R?
     /// Removes the value; true when there was one.
     func delete(_ key: String) -> Bool
-    /// Removes every value but `keep` of them (which ones is unspecified); returns how many were removed.
-    func evict(keep: Int) -> Int
+    /// Removes every value but `keep` of them: every `stride`-th in the store's order (1: the first `keep`);
+    /// returns how many were removed.
+    func evict(keep: Int, stride: Int) -> Int
     /// Number of values and the sum of their lengths.
     var counts: (items: Int, valueBytes: Int) { get }
 }
@@ -29,7 +30,7 @@ final class ArenaKVStore: KVStore {
     }
 
     let arena: PageArena
-    private let state: Mutex<State>
+    let state: Mutex<State>
 
     init(arena: PageArena) {
         self.arena = arena
@@ -79,10 +80,10 @@ final class ArenaKVStore: KVStore {
         return old != nil
     }
 
-    func evict(keep: Int) -> Int {
+    func evict(keep: Int, stride: Int) -> Int {
         let victims = state.withLock { s -> [Slot] in
             guard s.map.count > keep else { return [] }
-            let keys = s.map.keys.dropFirst(keep).map { $0 }
+            let keys = Self.victims(Array(s.map.keys), keep: keep, stride: stride)
             var slots: [Slot] = []
             slots.reserveCapacity(keys.count)
             for k in keys {
@@ -98,6 +99,17 @@ final class ArenaKVStore: KVStore {
     }
 
     var counts: (items: Int, valueBytes: Int) { state.withLock { ($0.map.count, $0.valueBytes) } }
+
+    /// The keys to remove so that `keep` remain: every `stride`-th key is kept until `keep` are.
+    static func victims(_ keys: [String], keep: Int, stride: Int) -> [String] {
+        var kept = 0
+        var out: [String] = []
+        out.reserveCapacity(Swift.max(0, keys.count - keep))
+        for (i, k) in keys.enumerated() {
+            if kept < keep && i % stride == 0 { kept += 1 } else { out.append(k) }
+        }
+        return out
+    }
 }
 
 /// The baseline: a Swift `Dictionary` of `[UInt8]` (one malloc allocation per value).
@@ -133,10 +145,10 @@ final class DictionaryKVStore: KVStore {
         return old != nil
     }
 
-    func evict(keep: Int) -> Int {
+    func evict(keep: Int, stride: Int) -> Int {
         state.withLock { s in
             guard s.map.count > keep else { return 0 }
-            let keys = s.map.keys.dropFirst(keep).map { $0 }
+            let keys = ArenaKVStore.victims(Array(s.map.keys), keep: keep, stride: stride)
             for k in keys { s.valueBytes -= s.map.removeValue(forKey: k)?.count ?? 0 }
             return keys.count
         }
