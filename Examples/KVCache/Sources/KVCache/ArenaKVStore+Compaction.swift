@@ -98,23 +98,44 @@ extension ArenaKVStore {
     }
 }
 
-/// Runs ``ArenaKVStore/compact(batch:)`` when the arena's in-use pages hold much more than its live bytes
-/// (HeapInuse > 1.3 × Alloc and over 16 MiB apart), checked every second; backs off after a pass that moved nothing.
+/// Keeps the arena store's memory close to its data, checked every second:
+/// - a compaction pass (``ArenaKVStore/compactAndTrim()``) once the arena's live bytes have settled (Alloc within
+///   1 % of a second ago: not in the middle of an eviction, whose every DELETE would re-open the pages just packed)
+///   and its in-use pages hold much more than them (HeapInuse > 1.3 × Alloc and more than 16 MiB apart); 30 s
+///   back-off after a pass that moved nothing;
+/// - one `malloc_trim` when the store has had no PUT or DELETE for 5 s and glibc holds over 16 MiB free (what a load
+///   leaves in the per-thread heaps: request and response buffers), then none until the next mutation.
 struct KVCompactor: Service {
     let store: ArenaKVStore
 
     func run() async throws {
         try await cancelWhenGracefulShutdown {
             var idleRounds = 0
+            var lastAlloc = -1
+            var lastMutations = -1
+            var quietSeconds = 0
+            var trimmedSinceChange = false
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(1))
+                let s = store.arena.stats
+                let mutations = store.mutations
+                let settled = lastAlloc >= 0 && abs(s.alloc - lastAlloc) * 100 <= Swift.max(s.alloc, 1)
+                lastAlloc = s.alloc
+                if mutations == lastMutations { quietSeconds += 1 } else {
+                    quietSeconds = 0
+                    trimmedSinceChange = false
+                }
+                lastMutations = mutations
                 if idleRounds > 0 {
                     idleRounds -= 1
+                } else if settled, s.heapInuse - s.alloc > 16 << 20, Double(s.heapInuse) > 1.3 * Double(s.alloc) {
+                    if store.compactAndTrim().moved == 0 { idleRounds = 30 }
                     continue
                 }
-                let s = store.arena.stats
-                guard s.heapInuse - s.alloc > 16 << 20, Double(s.heapInuse) > 1.3 * Double(s.alloc) else { continue }
-                if store.compactAndTrim().moved == 0 { idleRounds = 30 }
+                if quietSeconds >= 5, !trimmedSinceChange {
+                    trimmedSinceChange = true
+                    if MallocHeap.info().fordblks > 16 << 20 { _ = try? MallocHeap.trim() }
+                }
             }
         }
     }

@@ -27,6 +27,8 @@ final class ArenaKVStore: KVStore {
     struct State: ~Copyable {
         var map: ArenaMap<String, Slot>
         var valueBytes = 0
+        /// PUTs and DELETEs so far (the compactor waits for a quiet store).
+        var mutations = 0
     }
 
     let arena: PageArena
@@ -57,6 +59,7 @@ final class ArenaKVStore: KVStore {
         let old = state.withLock { s -> Slot? in
             let old = s.map.updateValue(slot, forKey: key)
             s.valueBytes += bytes.count - (old?.count ?? 0)
+            s.mutations &+= 1
             return old
         }
         if let old { free(old) }
@@ -74,6 +77,7 @@ final class ArenaKVStore: KVStore {
         let old = state.withLock { s -> Slot? in
             let old = s.map.removeValue(forKey: key)
             s.valueBytes -= old?.count ?? 0
+            s.mutations &+= 1
             return old
         }
         if let old { free(old) }
@@ -89,6 +93,7 @@ final class ArenaKVStore: KVStore {
             for k in keys {
                 if let old = s.map.removeValue(forKey: k) {
                     s.valueBytes -= old.count
+                    s.mutations &+= 1
                     slots.append(old)
                 }
             }
@@ -99,6 +104,9 @@ final class ArenaKVStore: KVStore {
     }
 
     var counts: (items: Int, valueBytes: Int) { state.withLock { ($0.map.count, $0.valueBytes) } }
+
+    /// PUTs and DELETEs so far.
+    var mutations: Int { state.withLock { $0.mutations } }
 
     /// The keys to remove so that `keep` remain: every `stride`-th key is kept until `keep` are.
     static func victims(_ keys: [String], keep: Int, stride: Int) -> [String] {
