@@ -101,7 +101,7 @@ extension ArenaKVStore {
 /// Keeps the arena store's memory close to its data, checked every second:
 /// - a compaction pass (``ArenaKVStore/compactAndTrim()``) once the arena's live bytes have settled (Alloc within
 ///   1 % of a second ago: not in the middle of an eviction, whose every DELETE would re-open the pages just packed)
-///   and its in-use pages hold much more than them (HeapInuse > 1.3 × Alloc and more than 16 MiB apart); 30 s
+///   and its in-use pages hold much more than them (HeapInuse > 1.3 × Alloc and more than 4 MiB apart); 30 s
 ///   back-off after a pass that moved nothing;
 /// - one `malloc_trim` when the store has had no PUT or DELETE for 5 s and glibc holds over 16 MiB free (what a load
 ///   leaves in the per-thread heaps: request and response buffers), then none until the next mutation.
@@ -109,6 +109,11 @@ struct KVCompactor: Service {
     let store: ArenaKVStore
 
     func run() async throws {
+        // Graceful shutdown cancels the sleep: that is the normal end, not an error of the service group.
+        do { try await loop() } catch is CancellationError {}
+    }
+
+    private func loop() async throws {
         try await cancelWhenGracefulShutdown {
             var idleRounds = 0
             var lastAlloc = -1
@@ -128,7 +133,7 @@ struct KVCompactor: Service {
                 lastMutations = mutations
                 if idleRounds > 0 {
                     idleRounds -= 1
-                } else if settled, s.heapInuse - s.alloc > 16 << 20, Double(s.heapInuse) > 1.3 * Double(s.alloc) {
+                } else if settled, s.heapInuse - s.alloc > 4 << 20, Double(s.heapInuse) > 1.3 * Double(s.alloc) {
                     if store.compactAndTrim().moved == 0 { idleRounds = 30 }
                     continue
                 }
