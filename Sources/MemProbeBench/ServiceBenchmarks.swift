@@ -169,6 +169,23 @@ enum ServiceBenchmarks {
         return n == 1 ? pid : nil
     }
 
+    /// `memprobe-bench _publish N`: creates the published file and publishes N times, nothing else — run it under
+    /// `strace -c` with two values of N: the same system-call count shows that a publish makes none.
+    static func publishOnly(_ args: [String]) -> Never {
+        let n = args.first.flatMap { Int($0) } ?? 1000
+        let arena = PageArena(strategy: .dontNeed)
+        arena.label = "bench"
+        let registered = PageArena.liveArenas.filter { $0.label == "bench" }
+        guard let publisher = try? StatsFilePublisher.create() else { exit(1) }
+        var state = GovernorState()
+        for i in 0..<n {
+            state.ticks = i
+            publisher.publish(arenas: registered, governor: state)
+        }
+        publisher.remove()
+        exit(0)
+    }
+
     static func serve(_ args: [String]) async -> Never {
         let arena = PageArena(strategy: .dontNeed)
         arena.label = "served"

@@ -7,6 +7,8 @@ if CommandLine.arguments.dropFirst().first == "map" {
     ArenaBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))  // PageArena (ArenaBenchmarks.swift)
 } else if CommandLine.arguments.dropFirst().first == "service" {
     await ServiceBenchmarks.run(Array(CommandLine.arguments.dropFirst(2)))  // governor, metrics, publish (ServiceBenchmarks.swift)
+} else if CommandLine.arguments.dropFirst().first == "_publish" {
+    ServiceBenchmarks.publishOnly(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "_serve" {
     await ServiceBenchmarks.serve(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "_hold" {

@@ -3,12 +3,12 @@
 #endif
 
 /// How much memory one `compare-worker` child needs at its peak, to refuse runs that cannot fit.
-public enum CompareEstimate {
+package enum CompareEstimate {
     /// Peak bytes of the hungriest contender: a `Dictionary` growing to `items` holds its old table (half the
     /// buckets) and its new one (`2^⌈log2(items / 0.75)⌉` buckets of key + value) at once while it rehashes;
     /// the boxed variant adds one malloc chunk (value + 16 B header, 16 B-rounded) per value. Plus 64 MiB for the
     /// process itself and the pressure allocation.
-    public static func peakBytes(items: Int, valueSize: Int, pressure: Int? = nil) -> Int {
+    package static func peakBytes(items: Int, valueSize: Int, pressure: Int? = nil) -> Int {
         let stored = CompareValueSize.stored(forRequested: valueSize) ?? valueSize
         var buckets = 1
         while Double(buckets) * 0.75 < Double(items) { buckets <<= 1 }
@@ -18,7 +18,7 @@ public enum CompareEstimate {
     }
 
     /// `MemAvailable` from `/proc/meminfo`, nil when unreadable.
-    public static func memAvailable() -> Int? {
+    package static func memAvailable() -> Int? {
         guard let f = fopen("/proc/meminfo", "r") else { return nil }
         defer { fclose(f) }
         var line = [CChar](repeating: 0, count: 256)
@@ -36,7 +36,7 @@ public enum CompareEstimate {
 extension CompareRecord {
     /// The records of a child that died: the ones it measured, then one per remaining phase with `outcome`
     /// and no figures.
-    public static func completing(
+    package static func completing(
         _ measured: [CompareRecord], phases: [String], outcome: CompareOutcome, contender: CompareContender,
         scenario: CompareScenario, valueSize: Int, requestedValueSize: Int
     ) -> [CompareRecord] {

@@ -5,7 +5,7 @@ import MemProbeArena
 ///
 /// Names are stable (scripts match them): `dictionary`, `dictionary+trim`, `dictionary-boxed`,
 /// `dictionary-boxed+trim`, and `arena:<strategy>` for every ``ReleaseStrategy``.
-public enum CompareContender: String, CaseIterable, Codable, Sendable, Hashable, CustomStringConvertible {
+package enum CompareContender: String, CaseIterable, Codable, Sendable, Hashable, CustomStringConvertible {
     /// `Dictionary<Int, Payload>` (values inline in the table) on glibc malloc; nothing is done to release memory.
     case dictionary = "dictionary"
     /// As `dictionary`, and the force-release step calls `malloc_trim(0)`.
@@ -29,21 +29,21 @@ public enum CompareContender: String, CaseIterable, Codable, Sendable, Hashable,
 
     /// The delay of `arena:decay` and `arena:freeThenPageOut`: short, so a run does not wait long
     /// (jemalloc's default is 10 s). The `released` step waits this long (plus a margin) before releasing.
-    public static let decayDelay: Duration = .milliseconds(200)
+    package static let decayDelay: Duration = .milliseconds(200)
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 
     /// Whether the contender is an `ArenaMap` (its allocator figures come from the arena's books).
-    public var isArena: Bool { arenaStrategy != nil }
+    package var isArena: Bool { arenaStrategy != nil }
 
     /// Whether values are separate heap objects.
-    public var isBoxed: Bool { self == .dictionaryBoxed || self == .dictionaryBoxedTrim }
+    package var isBoxed: Bool { self == .dictionaryBoxed || self == .dictionaryBoxedTrim }
 
     /// Whether the force-release step calls `malloc_trim(0)`.
-    public var trims: Bool { self == .dictionaryTrim || self == .dictionaryBoxedTrim }
+    package var trims: Bool { self == .dictionaryTrim || self == .dictionaryBoxedTrim }
 
     /// The arena's release strategy, nil for the `Dictionary` contenders.
-    public var arenaStrategy: ReleaseStrategy? {
+    package var arenaStrategy: ReleaseStrategy? {
         switch self {
         case .dictionary, .dictionaryTrim, .dictionaryBoxed, .dictionaryBoxedTrim: nil
         case .arenaRetain: .retain
@@ -57,7 +57,7 @@ public enum CompareContender: String, CaseIterable, Codable, Sendable, Hashable,
 
     /// Parses a comma-separated list (`all` for every contender); names are matched case-insensitively.
     /// - Throws: ``CompareError/unknownContender(_:)`` naming the first unknown entry.
-    public static func parseList(_ text: String) throws(CompareError) -> [CompareContender] {
+    package static func parseList(_ text: String) throws(CompareError) -> [CompareContender] {
         var result: [CompareContender] = []
         for part in text.split(separator: ",") {
             let name = String(part).trimmingSpaces
@@ -76,7 +76,7 @@ public enum CompareContender: String, CaseIterable, Codable, Sendable, Hashable,
 }
 
 /// What `memprobe compare` does with each contender's map.
-public enum CompareScenario: String, CaseIterable, Codable, Sendable, Hashable, CustomStringConvertible {
+package enum CompareScenario: String, CaseIterable, Codable, Sendable, Hashable, CustomStringConvertible {
     /// Insert N values, remove them one by one, drop the map, force a release (the article's experiment).
     case seed
     /// Remove all but `--keep`, force a release with the map alive, then copy the survivors into a new map.
@@ -87,14 +87,14 @@ public enum CompareScenario: String, CaseIterable, Codable, Sendable, Hashable, 
     case churn
 
     /// Empty/refill rounds of `refill`.
-    public static let refillRounds = 3
+    package static let refillRounds = 3
     /// Remove+insert pairs per item of `churn`, measured at each quarter.
-    public static let churnOperationsPerItem = 2
+    package static let churnOperationsPerItem = 2
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 
     /// The phases the scenario records, in order (`pressure` is inserted after ``pressureAfter`` with `--memory-limit`).
-    public var phases: [String] {
+    package var phases: [String] {
         switch self {
         case .seed: ["start", "inserted", "removed", "dropped", "released"]
         case .keep: ["start", "inserted", "removed", "released", "copied"]
@@ -105,7 +105,7 @@ public enum CompareScenario: String, CaseIterable, Codable, Sendable, Hashable, 
     }
 
     /// The phase after which the `pressure` phase runs: the first one that deleted values.
-    public var pressureAfter: String {
+    package var pressureAfter: String {
         switch self {
         case .seed, .keep: "removed"
         case .refill: "emptied-1"
@@ -114,7 +114,7 @@ public enum CompareScenario: String, CaseIterable, Codable, Sendable, Hashable, 
     }
 
     /// The phases with `pressure` after ``pressureAfter`` when `withPressure`.
-    public func phases(withPressure: Bool) -> [String] {
+    package func phases(withPressure: Bool) -> [String] {
         guard withPressure else { return phases }
         var p = phases
         if let i = p.firstIndex(of: pressureAfter) { p.insert("pressure", at: i + 1) }
@@ -122,7 +122,7 @@ public enum CompareScenario: String, CaseIterable, Codable, Sendable, Hashable, 
     }
 
     /// Parses a comma-separated list (`all` for every scenario), case-insensitively.
-    public static func parseList(_ text: String) throws(CompareError) -> [CompareScenario] {
+    package static func parseList(_ text: String) throws(CompareError) -> [CompareScenario] {
         var result: [CompareScenario] = []
         for part in text.split(separator: ",") {
             let name = String(part).trimmingSpaces.lowercased()
@@ -139,7 +139,7 @@ public enum CompareScenario: String, CaseIterable, Codable, Sendable, Hashable, 
 }
 
 /// How a contender's run ended.
-public enum CompareOutcome: String, Codable, Sendable, Hashable {
+package enum CompareOutcome: String, Codable, Sendable, Hashable {
     /// The phase was measured.
     case ok
     /// The kernel's OOM killer killed the child (SIGKILL and the cgroup's `oom_kill` count rose).
@@ -149,13 +149,13 @@ public enum CompareOutcome: String, Codable, Sendable, Hashable {
 }
 
 /// Bad input to `memprobe compare`, each with the valid choices.
-public enum CompareError: Error, Hashable, Sendable, CustomStringConvertible {
+package enum CompareError: Error, Hashable, Sendable, CustomStringConvertible {
     case unknownContender(String)
     case unknownScenario(String)
     case invalidCount(option: String, value: String)
     case invalidSize(option: String, value: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unknownContender(let s):
             "unknown contender '\(s)'; valid: all, \(CompareContender.allCases.map(\.rawValue).joined(separator: ", "))"

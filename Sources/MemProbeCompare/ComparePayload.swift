@@ -21,12 +21,12 @@ protocol ComparePayloadVisitor {
 }
 
 /// The value sizes `memprobe compare` can store inline.
-public enum CompareValueSize {
+package enum CompareValueSize {
     /// Powers of two from 8 B to 64 KiB.
-    public static let supported: [Int] = (3...16).map { 1 << $0 }
+    package static let supported: [Int] = (3...16).map { 1 << $0 }
 
     /// The smallest supported size ≥ `requested`, nil when `requested` is < 1 or above 64 KiB.
-    public static func stored(forRequested requested: Int) -> Int? {
+    package static func stored(forRequested requested: Int) -> Int? {
         guard requested >= 1 else { return nil }
         return supported.first { $0 >= requested }
     }

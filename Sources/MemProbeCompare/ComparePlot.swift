@@ -3,7 +3,7 @@ import MemProbe
 ///
 /// Plain SVG 1.1 with no script or external font, so browsers, GitHub and image viewers all show it. Each
 /// contender's lines sit in one `<g class="series" data-contender="…" data-scenario="…">`.
-public enum ComparePlot {
+package enum ComparePlot {
     /// Ten distinguishable colours (Tableau 10), in contender order.
     static let palette = [
         "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#2f2f2f",
@@ -18,7 +18,7 @@ public enum ComparePlot {
 
     /// The SVG document for `report`: per scenario, small multiples (one chart per contender, same y scale),
     /// so contenders whose lines would coincide on one chart stay readable.
-    public static func svg(_ report: CompareReport) -> String {
+    package static func svg(_ report: CompareReport) -> String {
         let withPressure = report.memoryLimit != nil
         let scenarios = report.scenarios.compactMap(CompareScenario.init(rawValue:))
         let rows = (report.contenders.count + columns - 1) / columns

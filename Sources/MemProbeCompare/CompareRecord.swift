@@ -3,47 +3,47 @@
 /// Byte figures are integers; a figure a contender does not have (e.g. `heapInuse` of a `Dictionary`, whose
 /// allocator is glibc malloc) or that could not be read is `nil` and encoded as JSON `null`, never left out.
 /// The schema is documented in `docs/compare.md`.
-public struct CompareRecord: Codable, Sendable, Hashable {
-    public var contender: String
-    public var scenario: String
-    public var phase: String
-    public var outcome: CompareOutcome
+package struct CompareRecord: Codable, Sendable, Hashable {
+    package var contender: String
+    package var scenario: String
+    package var phase: String
+    package var outcome: CompareOutcome
     /// Live entries in the map after the phase.
-    public var items: Int?
+    package var items: Int?
     /// Bytes of one value as stored (the requested size rounded up to a supported inline size).
-    public var valueSize: Int
+    package var valueSize: Int
     /// Bytes of one value as requested with `--value-size`.
-    public var requestedValueSize: Int
+    package var requestedValueSize: Int
 
     /// Allocator figures: the arena's books (`arena:*`) or mallinfo2 (`dictionary*`: alloc = uordblks + hblkhd,
     /// sys = arena + hblkhd; heapInuse/heapIdle/heapReleased are nil: malloc does not know them).
-    public var alloc: Int?
-    public var heapInuse: Int?
-    public var heapIdle: Int?
-    public var sys: Int?
-    public var heapReleased: Int?
-    public var heapReleasedLazy: Int?
-    public var heapReleasedDiscarded: Int?
+    package var alloc: Int?
+    package var heapInuse: Int?
+    package var heapIdle: Int?
+    package var sys: Int?
+    package var heapReleased: Int?
+    package var heapReleasedLazy: Int?
+    package var heapReleasedDiscarded: Int?
     /// Resident bytes of the arena's regions by `mincore` (counts lazily freed pages as resident).
-    public var arenaResident: Int?
+    package var arenaResident: Int?
 
     /// Kernel figures of the child process, from `/proc/self/smaps_rollup`.
-    public var rss: Int?
-    public var anonymous: Int?
-    public var lazyFree: Int?
+    package var rss: Int?
+    package var anonymous: Int?
+    package var lazyFree: Int?
     /// `rss − lazyFree`: what the process would keep if the kernel needed memory now.
-    public var effectiveRss: Int?
+    package var effectiveRss: Int?
 
     /// The child's own memory cgroup (with `--memory-limit` only): usage and working set (usage − inactive_file).
-    public var cgroupUsage: Int?
-    public var cgroupWorkingSet: Int?
-    public var cgroupLimit: Int?
+    package var cgroupUsage: Int?
+    package var cgroupWorkingSet: Int?
+    package var cgroupLimit: Int?
 
     /// Wall time of the phase's work (not of its measurement), and of its release call when it made one.
-    public var phaseNanoseconds: Int?
-    public var releaseNanoseconds: Int?
+    package var phaseNanoseconds: Int?
+    package var releaseNanoseconds: Int?
 
-    public init(
+    package init(
         contender: String, scenario: String, phase: String, outcome: CompareOutcome = .ok, items: Int? = nil,
         valueSize: Int, requestedValueSize: Int
     ) {
@@ -64,10 +64,10 @@ public struct CompareRecord: Codable, Sendable, Hashable {
     }
 
     /// Every key of a record, in schema order (the CSV header).
-    public static let keys: [String] = CodingKeys.allCases.map(\.stringValue)
+    package static let keys: [String] = CodingKeys.allCases.map(\.stringValue)
 
     /// The byte/number figures by key (nil where absent), in schema order, after the identifying keys.
-    public var numericFields: [(String, Int?)] {
+    package var numericFields: [(String, Int?)] {
         [
             ("items", items), ("valueSize", valueSize), ("requestedValueSize", requestedValueSize),
             ("alloc", alloc), ("heapInuse", heapInuse), ("heapIdle", heapIdle), ("sys", sys),
@@ -105,7 +105,7 @@ public struct CompareRecord: Codable, Sendable, Hashable {
     }
 
     // Explicit encoding: absent figures are `null`, not missing keys (synthesized Codable would drop them).
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(contender, forKey: .contender)
         try c.encode(scenario, forKey: .scenario)
@@ -117,7 +117,7 @@ public struct CompareRecord: Codable, Sendable, Hashable {
     }
 
     /// The median of each figure over repeated runs of the same phase (outcome and identity from the first).
-    public static func median(of runs: [CompareRecord]) -> CompareRecord {
+    package static func median(of runs: [CompareRecord]) -> CompareRecord {
         precondition(!runs.isEmpty)
         guard runs.count > 1 else { return runs[0] }
         var result = runs[0]
@@ -130,13 +130,13 @@ public struct CompareRecord: Codable, Sendable, Hashable {
 }
 
 /// A line the `compare-worker` child writes on its standard output: a phase is starting, or its record.
-public struct CompareWorkerMessage: Codable, Sendable, Hashable {
+package struct CompareWorkerMessage: Codable, Sendable, Hashable {
     /// The phase now running (for progress), when this line announces one.
-    public var starting: String?
+    package var starting: String?
     /// The measured record, when this line carries one.
-    public var record: CompareRecord?
+    package var record: CompareRecord?
 
-    public init(starting: String? = nil, record: CompareRecord? = nil) {
+    package init(starting: String? = nil, record: CompareRecord? = nil) {
         self.starting = starting
         self.record = record
     }

@@ -7,24 +7,24 @@ import Foundation
 
 /// The whole result of one `memprobe compare` run: its settings, a record per contender × scenario × phase,
 /// and the verdicts computed from them. Encoded as the `--format json` document (schema in `docs/compare.md`).
-public struct CompareReport: Codable, Sendable, Hashable {
+package struct CompareReport: Codable, Sendable, Hashable {
     /// Schema identifier; bumped when a key changes meaning or disappears.
-    public var schema: String = "memprobe-compare/1"
-    public var items: Int
-    public var requestedValueSize: Int
-    public var valueSize: Int
-    public var keep: Int
-    public var repeatCount: Int
-    public var memoryLimit: Int?
-    public var pressure: Int?
-    public var scenarios: [String]
-    public var contenders: [String]
-    public var records: [CompareRecord]
-    public var verdicts: [CompareVerdict]
+    package var schema: String = "memprobe-compare/1"
+    package var items: Int
+    package var requestedValueSize: Int
+    package var valueSize: Int
+    package var keep: Int
+    package var repeatCount: Int
+    package var memoryLimit: Int?
+    package var pressure: Int?
+    package var scenarios: [String]
+    package var contenders: [String]
+    package var records: [CompareRecord]
+    package var verdicts: [CompareVerdict]
     /// Wall time of the whole run.
-    public var totalNanoseconds: Int
+    package var totalNanoseconds: Int
 
-    public init(
+    package init(
         items: Int, requestedValueSize: Int, valueSize: Int, keep: Int, repeatCount: Int, memoryLimit: Int?,
         pressure: Int?, scenarios: [CompareScenario], contenders: [CompareContender], records: [CompareRecord],
         totalNanoseconds: Int
@@ -49,7 +49,7 @@ public struct CompareReport: Codable, Sendable, Hashable {
     }
 
     // Explicit: `memoryLimit`/`pressure` are `null` when unset, not missing.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(schema, forKey: .schema)
         try c.encode(items, forKey: .items)
@@ -67,24 +67,24 @@ public struct CompareReport: Codable, Sendable, Hashable {
     }
 
     /// The records of one scenario and contender, in phase order.
-    public func records(scenario: String, contender: String) -> [CompareRecord] {
+    package func records(scenario: String, contender: String) -> [CompareRecord] {
         records.filter { $0.scenario == scenario && $0.contender == contender }
     }
 
     /// How a contender's run of a scenario ended: the first non-ok outcome, else ok.
-    public func outcome(scenario: String, contender: String) -> CompareOutcome {
+    package func outcome(scenario: String, contender: String) -> CompareOutcome {
         records(scenario: scenario, contender: contender).first { $0.outcome != .ok }?.outcome ?? .ok
     }
 
     // MARK: Rendering
 
     /// Output formats of `--format`.
-    public enum Format: String, CaseIterable, Sendable {
+    package enum Format: String, CaseIterable, Sendable {
         case table, json, csv, markdown
     }
 
     /// The report in `format`.
-    public func render(_ format: Format) throws -> String {
+    package func render(_ format: Format) throws -> String {
         switch format {
         case .table: renderTable(markdown: false)
         case .markdown: renderTable(markdown: true)
@@ -93,14 +93,14 @@ public struct CompareReport: Codable, Sendable, Hashable {
         }
     }
 
-    public func renderJSON() throws -> String {
+    package func renderJSON() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
     }
 
     /// One header line (``CompareRecord/keys``) and one row per record; absent figures are empty cells.
-    public func renderCSV() -> String {
+    package func renderCSV() -> String {
         var lines = [CompareRecord.keys.joined(separator: ",")]
         for r in records {
             var cells = [r.contender, r.scenario, r.phase, r.outcome.rawValue].map(csvEscape)

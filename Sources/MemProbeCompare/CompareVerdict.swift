@@ -5,37 +5,37 @@ import MemProbe
 /// `fraction = (figure at phase − figure at baseline) / (figure at peak − figure at baseline)` for one contender,
 /// then `verdict` is `true`/`false`/`partly` by ``direction`` and the two thresholds. Nothing is hard-coded but
 /// the claims and thresholds.
-public struct CompareVerdict: Codable, Sendable, Hashable {
-    public enum Value: String, Codable, Sendable, Hashable {
+package struct CompareVerdict: Codable, Sendable, Hashable {
+    package enum Value: String, Codable, Sendable, Hashable {
         case `true`, `false`, partly
     }
     /// Whether the claim holds for small fractions (`atMost`) or large ones (`atLeast`).
-    public enum Direction: String, Codable, Sendable, Hashable {
+    package enum Direction: String, Codable, Sendable, Hashable {
         case atMost, atLeast
     }
 
-    public var scenario: String
-    public var claim: String
-    public var contender: String
+    package var scenario: String
+    package var claim: String
+    package var contender: String
     /// The record key compared (`alloc`, `rss`, `effectiveRss`, `lazyFree`).
-    public var figure: String
-    public var baselinePhase: String
-    public var peakPhase: String
-    public var phase: String
+    package var figure: String
+    package var baselinePhase: String
+    package var peakPhase: String
+    package var phase: String
     /// `figure(peak) − figure(baseline)`: the growth the claim is about.
-    public var reference: Int
+    package var reference: Int
     /// `figure(phase) − figure(baseline)`: what is left of it.
-    public var remaining: Int
-    public var direction: Direction
-    public var trueThreshold: Double
-    public var falseThreshold: Double
-    public var verdict: Value
+    package var remaining: Int
+    package var direction: Direction
+    package var trueThreshold: Double
+    package var falseThreshold: Double
+    package var verdict: Value
 
     /// `remaining / reference`.
-    public var fraction: Double { Double(remaining) / Double(reference) }
+    package var fraction: Double { Double(remaining) / Double(reference) }
 
     /// The verdict the thresholds give for `fraction`.
-    public static func classify(_ fraction: Double, direction: Direction, trueThreshold: Double, falseThreshold: Double) -> Value {
+    package static func classify(_ fraction: Double, direction: Direction, trueThreshold: Double, falseThreshold: Double) -> Value {
         switch direction {
         case .atMost: fraction <= trueThreshold ? .true : (fraction >= falseThreshold ? .false : .partly)
         case .atLeast: fraction >= trueThreshold ? .true : (fraction <= falseThreshold ? .false : .partly)
@@ -43,7 +43,7 @@ public struct CompareVerdict: Codable, Sendable, Hashable {
     }
 
     /// One sentence with the numbers, e.g. "RSS: 1.9 GiB of 2.0 GiB still there after released (97 %)".
-    public var measurement: String {
+    package var measurement: String {
         let pct = Int((fraction * 100).rounded())
         return "\(CompareVerdict.label(figure)): \(ByteFormat.human(remaining)) of the \(ByteFormat.human(reference)) grown by \(peakPhase) left at \(phase) (\(pct) %)"
     }
@@ -73,9 +73,9 @@ struct CompareClaim {
     var falseThreshold: Double
 }
 
-public enum CompareVerdicts {
+package enum CompareVerdicts {
     /// Growth smaller than this (bytes) is noise: no verdict is drawn from it.
-    public static let minimumReference = 1 << 20
+    package static let minimumReference = 1 << 20
 
     static let dictionaries: [CompareContender] = [.dictionary, .dictionaryTrim]
     static let boxed: [CompareContender] = [.dictionaryBoxed, .dictionaryBoxedTrim]
@@ -142,7 +142,7 @@ public enum CompareVerdicts {
 
     /// The verdicts `records` support; claims without the needed ok records or with growth under
     /// ``minimumReference`` are left out.
-    public static func compute(from records: [CompareRecord], pressure: Bool) -> [CompareVerdict] {
+    package static func compute(from records: [CompareRecord], pressure: Bool) -> [CompareVerdict] {
         var index: [String: CompareRecord] = [:]
         for r in records where r.outcome == .ok { index["\(r.scenario)|\(r.contender)|\(r.phase)"] = r }
         func figure(_ s: CompareScenario, _ c: CompareContender, _ p: String, _ key: String) -> Int? {

@@ -5,12 +5,12 @@ import MemProbeArena
 import MemProbeSystem
 
 /// What goes wrong inside a `compare-worker` child.
-public enum CompareWorkloadError: Error, CustomStringConvertible {
+package enum CompareWorkloadError: Error, CustomStringConvertible {
     case unsupportedValueSize(Int)
     case arenaUnavailable(String)
     case pressureFailed(bytes: Int, errno: Int32)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unsupportedValueSize(let n):
             "value size \(n) is not supported (1 B … 64 KiB; rounded up to \(CompareValueSize.supported.map(String.init).joined(separator: ", ")))"
@@ -24,19 +24,19 @@ public enum CompareWorkloadError: Error, CustomStringConvertible {
 ///
 /// Every phase does its work, then measures (allocator books, `/proc/self/smaps_rollup`, the cgroup) and hands a
 /// ``CompareRecord`` to `emit` at once, so a parent still gets the phases before a crash or an OOM kill.
-public struct CompareWorkload: Sendable {
-    public var contender: CompareContender
-    public var scenario: CompareScenario
-    public var items: Int
-    public var requestedValueSize: Int
+package struct CompareWorkload: Sendable {
+    package var contender: CompareContender
+    package var scenario: CompareScenario
+    package var items: Int
+    package var requestedValueSize: Int
     /// Entries kept by the `keep` scenario.
-    public var keep: Int
+    package var keep: Int
     /// Bytes of fresh memory the `pressure` phase writes; nil: no pressure phase.
-    public var pressureBytes: Int?
+    package var pressureBytes: Int?
     /// The child's own memory cgroup, read at each phase; nil when it runs in none of its own.
-    public var cgroup: MemoryCgroup?
+    package var cgroup: MemoryCgroup?
 
-    public init(
+    package init(
         contender: CompareContender, scenario: CompareScenario, items: Int, requestedValueSize: Int, keep: Int = 100,
         pressureBytes: Int? = nil, cgroup: MemoryCgroup? = nil
     ) {
@@ -50,12 +50,12 @@ public struct CompareWorkload: Sendable {
     }
 
     /// The bytes each value really occupies.
-    public var storedValueSize: Int {
+    package var storedValueSize: Int {
         contender.isBoxed ? requestedValueSize : (CompareValueSize.stored(forRequested: requestedValueSize) ?? requestedValueSize)
     }
 
     /// Runs every phase, calling `emit` with a "starting" message and then the record of each.
-    public func run(emit: @escaping (CompareWorkerMessage) -> Void) throws {
+    package func run(emit: @escaping (CompareWorkerMessage) -> Void) throws {
         guard let size = CompareValueSize.stored(forRequested: requestedValueSize) else {
             throw CompareWorkloadError.unsupportedValueSize(requestedValueSize)
         }

@@ -4,7 +4,7 @@ import MemProbe
 /// the governor's state as a table section, and arenas + governor in Prometheus text.
 extension MemStatsReport {
     /// The governor section of the table, or nil when the snapshot holds no governor state.
-    public static func governorTable(_ s: MemStats) -> String? {
+    package static func governorTable(_ s: MemStats) -> String? {
         guard let g = s.governor else { return nil }
         var t = TextTable(headers: ["figure", "value", "meaning"], alignments: [.left, .right, .left])
         t.appendSection("memprobe governor of process \(s.pid) (\(g.running ? "running" : "stopped"))")
@@ -32,7 +32,7 @@ extension MemStatsReport {
     }
 
     /// Per-arena and governor gauges of snapshots that carry published figures (empty when none does).
-    public static func prometheusPublished(_ snapshots: [MemStats]) -> String {
+    package static func prometheusPublished(_ snapshots: [MemStats]) -> String {
         typealias ArenaMetric = (name: String, help: String, value: (MemStats.Arena) -> Int)
         let arenaMetrics: [ArenaMetric] = [
             ("memprobe_arena_alloc_bytes", "Bytes of live allocations in the arena.", { $0.stats.alloc }),

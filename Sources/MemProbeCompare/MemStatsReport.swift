@@ -2,10 +2,10 @@ import MemProbe
 import MemProbeSystem
 
 /// Renders ``MemStats`` for people (a table that explains each figure) and for Prometheus (text exposition format).
-public enum MemStatsReport {
+package enum MemStatsReport {
     /// A table of every figure with a few words on what it means, plus the derived figures
     /// (effective RSS, cgroup headroom, anonymous vs file) and the figures that could not be read.
-    public static func table(_ s: MemStats) -> String {
+    package static func table(_ s: MemStats) -> String {
         var t = TextTable(headers: ["figure", "value", "meaning"], alignments: [.left, .right, .left])
         func row(_ name: String, _ v: Int?, _ meaning: String) { t.append([name, ByteFormat.human(v), meaning]) }
         t.appendSection("process \(s.pid)\(s.name.map { " (\($0))" } ?? "") — kernel view (\(s.mode == "full" ? "smaps_rollup, status, statm" : "status, statm"))")
@@ -60,7 +60,7 @@ public enum MemStatsReport {
     }
 
     /// Prometheus text exposition of one or more snapshots: `memprobe_<figure>_bytes{pid="…"}` gauges.
-    public static func prometheus(_ snapshots: [MemStats]) -> String {
+    package static func prometheus(_ snapshots: [MemStats]) -> String {
         typealias Metric = (name: String, help: String, value: (MemStats) -> Int?)
         let metrics: [Metric] = [
             ("memprobe_rss_bytes", "Resident set size (smaps_rollup Rss or status VmRSS).", { $0.rss }),

@@ -1,26 +1,26 @@
 /// A plain-text table with aligned columns, for terminal output.
-public struct TextTable: Sendable {
+package struct TextTable: Sendable {
     /// Column alignment.
-    public enum Alignment: Sendable { case left, right }
+    package enum Alignment: Sendable { case left, right }
 
-    public var headers: [String]
-    public var alignments: [Alignment]
-    public var rows: [[String]] = []
+    package var headers: [String]
+    package var alignments: [Alignment]
+    package var rows: [[String]] = []
 
     /// Creates a table with `headers`; columns default to left-aligned for the first, right-aligned for the rest.
-    public init(headers: [String], alignments: [Alignment]? = nil) {
+    package init(headers: [String], alignments: [Alignment]? = nil) {
         self.headers = headers
         self.alignments = alignments ?? headers.indices.map { $0 == 0 ? .left : .right }
     }
 
     /// Appends a row; missing cells print empty.
-    public mutating func append(_ row: [String]) { rows.append(row) }
+    package mutating func append(_ row: [String]) { rows.append(row) }
 
     /// Appends a full-width section line (printed as-is between rows).
-    public mutating func appendSection(_ title: String) { rows.append(["\u{1}" + title]) }
+    package mutating func appendSection(_ title: String) { rows.append(["\u{1}" + title]) }
 
     /// Renders the table with a header rule.
-    public func render() -> String {
+    package func render() -> String {
         var widths = headers.map { $0.count }
         for row in rows where !(row.first?.hasPrefix("\u{1}") ?? false) {
             for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }

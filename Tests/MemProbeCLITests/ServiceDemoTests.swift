@@ -145,6 +145,21 @@ import Testing
         #expect(own.stdout.contains("memprobe_governor_cpu_seconds_total{pid=\"\(d.pid)\"}"))
     }
 
+    /// `MEMPROBE_PUBLISH=0`: the governor runs but publishes nothing; snapshot shows kernel figures only.
+    @Test func publishingOptOut() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["MEMPROBE_PUBLISH"] = "0"
+        let d = try RunningDemo(["--items", "1024", "--value-size", "64", "--hold", "60"], environment: env)
+        defer { kill(d.pid, SIGTERM) }
+        d.sample(timeout: .seconds(30)) { $0.phase("emptied") != nil && $0.samples.count > 5 }
+        #expect(!FileManager.default.fileExists(atPath: PublishedStatsLocation.path(pid: d.pid, uid: geteuid())))
+        let r = try CLIProcess.run(["snapshot", "\(d.pid)", "--format", "json"])
+        #expect(r.status == 0)
+        let snap = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect((snap["arenas"] as? [Any])?.isEmpty == true)
+        #expect(snap["governor"] is NSNull)
+    }
+
     /// The demo links only MemProbe: no ArgumentParser, no Foundation, no compare code in its binary.
     @Test func demoBinaryHasNoCLIDependencies() throws {
         let bytes = try Data(contentsOf: Self.demo)
@@ -239,7 +254,10 @@ import Testing
         #expect(held["governorLimitSource"] as? String == "environment")
         #expect((Self.int(held, "governorOverruns") ?? 0) >= 1)
         #expect(held["governorBackingOff"] as? Bool == true)
-        let cpu = try #require(Self.int(held, "governorCpuNs")), run = try #require(Self.int(held, "governorRunNs"))
+        // Steady state while backing off: from the end of the removal phase to the end of the hold.
+        let emptied = try #require(d.phase("emptied"))
+        let cpu = try #require(Self.int(held, "governorCpuNs")) - (Self.int(emptied, "governorCpuNs") ?? 0)
+        let run = try #require(Self.int(held, "governorRunNs")) - (Self.int(emptied, "governorRunNs") ?? 0)
         #expect(Double(cpu) / Double(run) <= 0.01, "governor CPU \(cpu) ns over \(run) ns")
     }
 }
