@@ -1,6 +1,7 @@
 -- wrk script: PUT (or DELETE) a fixed set of keys exactly once, split across wrk's threads, then stop.
 -- Environment: KV_MODE=put|delete, KV_PREFIX (key prefix), KV_COUNT (keys 0..COUNT-1), KV_SIZE (value bytes),
 -- KV_THREADS (must equal wrk -t), KV_SKIP_EVERY (delete mode: skip keys with i % N == 0, i.e. keep them),
+-- KV_ONLY_EVERY (delete mode: delete only keys with i % N == 0),
 -- KV_DONE_DIR: each thread creates a file there when all its answers are in (wrk's main thread sleeps for the whole
 -- -d duration; the caller sends SIGINT once every thread is done).
 local threads = {}
@@ -12,12 +13,20 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+-- delete mode: skip keys with i % KV_SKIP_EVERY == 0, or delete only keys with i % KV_ONLY_EVERY == 0
+function wanted(i)
+  if skip_every > 0 and i % skip_every == 0 then return false end
+  if only_every > 0 and i % only_every ~= 0 then return false end
+  return true
+end
+
 function init(args)
   mode = os.getenv("KV_MODE") or "put"
   prefix = os.getenv("KV_PREFIX") or "k"
   local count = tonumber(os.getenv("KV_COUNT") or "1000")
   local nthreads = tonumber(os.getenv("KV_THREADS") or "1")
   skip_every = tonumber(os.getenv("KV_SKIP_EVERY") or "0")
+  only_every = tonumber(os.getenv("KV_ONLY_EVERY") or "0")
   first = math.floor(count * id / nthreads)
   last = math.floor(count * (id + 1) / nthreads)
   body = string.rep("v", tonumber(os.getenv("KV_SIZE") or "1024"))
@@ -29,7 +38,7 @@ function init(args)
   -- the number of requests this thread owes
   share = 0
   for i = first, last - 1 do
-    if mode ~= "delete" or skip_every == 0 or i % skip_every ~= 0 then share = share + 1 end
+    if mode ~= "delete" or wanted(i) then share = share + 1 end
   end
 end
 
@@ -40,7 +49,7 @@ function request()
     if mode == "put" then
       sent = sent + 1
       return wrk.format("PUT", "/kv/" .. prefix .. i, nil, body)
-    elseif skip_every == 0 or i % skip_every ~= 0 then
+    elseif wanted(i) then
       sent = sent + 1
       return wrk.format("DELETE", "/kv/" .. prefix .. i)
     end
