@@ -1,5 +1,6 @@
 -- wrk script: a steady GET/PUT mix on the keys kept after eviction (i % KV_KEEP_EVERY == 0, i < KV_COUNT).
--- Environment: KV_PREFIX, KV_COUNT, KV_KEEP_EVERY, KV_SIZE, KV_PUT_PERCENT (default 10).
+-- Environment: KV_PREFIX, KV_COUNT, KV_KEEP_EVERY, KV_SIZE, KV_PUT_PERCENT (default 10), KV_FIRST (keys from
+-- KV_FIRST to KV_FIRST + KV_COUNT - 1, default 0).
 local threads = {}
 local next_id = 0
 
@@ -12,6 +13,7 @@ end
 function init(args)
   prefix = os.getenv("KV_PREFIX") or "k"
   count = tonumber(os.getenv("KV_COUNT") or "1000")
+  first = tonumber(os.getenv("KV_FIRST") or "0")
   keep_every = tonumber(os.getenv("KV_KEEP_EVERY") or "10")
   put_percent = tonumber(os.getenv("KV_PUT_PERCENT") or "10")
   body = string.rep("w", tonumber(os.getenv("KV_SIZE") or "1024"))
@@ -22,7 +24,7 @@ function init(args)
 end
 
 function request()
-  local key = "/kv/" .. prefix .. (math.random(0, kept - 1) * keep_every)
+  local key = "/kv/" .. prefix .. (first + math.random(0, kept - 1) * keep_every)
   if math.random(1, 100) <= put_percent then
     return wrk.format("PUT", key, nil, body)
   end
