@@ -39,6 +39,16 @@ if [ "${MEMPROBE_SKIP_SANITIZERS:-0}" != 1 ]; then
     echo "tsan pass: exit $rc in $(( $(date +%s) - start )) s"
 fi
 
+# The example service (its own package: Hummingbird, swift-prometheus) is built and checked once, outside the
+# sanitizer passes: a real server on 127.0.0.1, bounded in time, always torn down (tools/test-examples.sh).
+if [ "${MEMPROBE_SKIP_EXAMPLES:-0}" != 1 ]; then
+    log "examples: Examples/KVCache end to end"
+    start=$(date +%s)
+    tools/test-examples.sh 2>&1 | grep -v -e 'Cannot export local symbol' -e '^\[[0-9]*/[0-9]*\] '; rc=${PIPESTATUS[0]}
+    [ "$rc" -eq 0 ] || status=1
+    echo "examples pass: exit $rc in $(( $(date +%s) - start )) s"
+fi
+
 # One closing line over every pass: tests run (Swift Testing's "Test run with N tests") minus tests that failed.
 total=$(grep -o 'Test run with [0-9]* tests' "$summary_log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep '^✘ Test .* failed after' "$summary_log" | grep -vc '^✘ Test run with' || true)

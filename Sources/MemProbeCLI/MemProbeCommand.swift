@@ -16,6 +16,6 @@ struct MemProbeCommand: ParsableCommand {
           memprobe profile heap.pb.gz --top 20
         """,
         version: "0.1.0",
-        subcommands: [SnapshotCommand.self, CompareCommand.self, CompareWorkerCommand.self, ProfileCommand.self]
+        subcommands: [SnapshotCommand.self, CompareCommand.self, CompareWorkerCommand.self, ProfileCommand.self, WatchCommand.self]
     )
 }
