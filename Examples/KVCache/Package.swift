@@ -28,6 +28,7 @@ let package = Package(
             name: "KVCache",
             dependencies: [
                 .product(name: "MemProbe", package: memprobeRoot),
+                .product(name: "MemProbeProfile", package: memprobeRoot),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

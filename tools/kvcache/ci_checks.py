@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 KV, MEMPROBE = sys.argv[1], sys.argv[2]
 ITEMS, SIZE, KEEP = 50_000, 1024, 5_000
+KV_DIR = os.environ.get("KV_TEST_DIR", "/tmp")
 failures = []
 children = []
 
@@ -159,6 +160,23 @@ def server_checks():
         lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
         check("watch --format json --duration 3 yields >= 3 samples", r.returncode == 0 and len(lines) >= 3
               and all(l["pid"] == p.pid and l["arenaAlloc"] > 0 and l["rss"] > 0 for l in lines), f"rc={r.returncode} samples={len(lines)}")
+
+        # The heap profile: served at /debug/pprof/heap, and fetched from outside by `memprobe profile <pid> -o`
+        # (the governor answers through the published file); both are valid profiles with the arena's data in them.
+        status, body = request(port, "GET", "/debug/pprof/heap")
+        served = os.path.join(KV_DIR, "served-heap.pb.gz")
+        with open(served, "wb") as f:
+            f.write(body)
+        r = subprocess.run([MEMPROBE, "profile", served, "--format", "json"], capture_output=True, text=True, timeout=60)
+        total = json.loads(r.stdout).get("total", 0) if r.returncode == 0 else 0
+        check("/debug/pprof/heap serves a gzip'ed pprof profile with the kept data", status == 200 and body[:2] == b"\x1f\x8b"
+              and total > 0, f"status={status} rc={r.returncode} total={total} {r.stderr.strip()[:120]}")
+        fetched = os.path.join(KV_DIR, "fetched-heap.pb.gz")
+        r = subprocess.run([MEMPROBE, "profile", str(p.pid), "-o", fetched, "--format", "json", "--timeout", "20"],
+                           capture_output=True, text=True, timeout=60)
+        total = json.loads(r.stdout).get("total", 0) if r.returncode == 0 else 0
+        check("memprobe profile <pid> -o FILE fetches the server's heap profile", r.returncode == 0 and total > 0,
+              f"rc={r.returncode} total={total} {r.stderr.strip()[:120]}")
 
         # Bad requests: 4xx with one line; the server keeps serving and the store is intact.
         bad = [("PUT", "/kv/_reserved", b"x", 400), ("PUT", "/kv/a%20b", b"x", 400), ("PUT", "/kv/" + "a" * 300, b"x", 400),

@@ -1,13 +1,14 @@
 import Foundation
 import Hummingbird
 import MemProbe
+import MemProbeProfile
 import NIOCore
 import Prometheus
 
 /// The HTTP API (see docs/kvcache.md):
 /// `PUT|GET|DELETE /kv/{key}`, `POST /kv/_fill?count=N&size=B&prefix=P`, `POST /kv/_evict?keep=K[&stride=S]`,
 /// `POST /kv/_compact`,
-/// `GET /debug/memstats`, `GET /metrics`, `GET /healthz`.
+/// `GET /debug/memstats`, `GET /debug/pprof/heap` (gzip'ed pprof heap profile), `GET /metrics`, `GET /healthz`.
 struct KVRoutes: Sendable {
     let store: any KVStore
     let arena: PageArena?
@@ -34,7 +35,20 @@ struct KVRoutes: Sendable {
         router.post("/kv/_evict") { request, _ in try await answer { try evict(request) } }
         router.post("/kv/_compact") { _, _ in try await answer { try compact() } }
         router.get("/debug/memstats") { _, _ in try await answer { try memstats() } }
+        router.get("/debug/pprof/heap") { _, _ in heapProfile() }
         router.get("/metrics") { _, _ in metrics() }
+    }
+
+    /// The process's sampled heap profile (every arena), as Go's `/debug/pprof/heap` serves it: `go tool pprof URL`
+    /// reads it. 503 with the reason when nothing samples (MEMPROBE_PROFILE_RATE=0, libunwind missing).
+    private func heapProfile() -> Response {
+        do {
+            let bytes = try HeapProfile.currentProcess()
+            return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        } catch {
+            return text("\(error.description)\n", .serviceUnavailable)
+        }
     }
 
     /// Runs a handler, turning a refusal into its 4xx response.
