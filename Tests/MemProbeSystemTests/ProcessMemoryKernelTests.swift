@@ -106,8 +106,13 @@ struct ProcessMemoryKernelTests {
         touch(p, size)
         let m1 = smapsOfMapping(at: p)
         let r1 = try rollupSelf()
-        #expect(r1.rss! - r0.rss! >= size - slack)
-        #expect(r1.anonymous! - r0.anonymous! >= size - slack)
+        // Process-wide deltas only in the plain pass: under a sanitizer, shadow memory and the arenas' background
+        // drainer (still releasing what earlier suites freed) move the process's Rss between the two readings (a TSan
+        // run saw −5.7 MiB). The mapping's own smaps entry and mincore below are asserted in every pass.
+        if !underSanitizer {
+            #expect(r1.rss! - r0.rss! >= size - slack)
+            #expect(r1.anonymous! - r0.anonymous! >= size - slack)
+        }
         #expect(try VirtualMemory.residentBytes(p, byteCount: size) == size)
         #expect(m1["Rss"] == size)
         #expect(m1["Anonymous"] == size)
