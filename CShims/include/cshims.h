@@ -83,6 +83,11 @@ int cshims_unwind_backtrace(void **buffer, int size);
 /// proving libunwind did not replace libgcc_s). Returns 0 or errno.
 int cshims_unwinder_origin(char *path, size_t path_size);
 
+// ---- Process lifetime (process.c) ----
+/// prctl(PR_SET_PDEATHSIG, signal): the kernel sends `signal` to the caller when its parent exits.
+/// Returns 0 or errno.
+int cshims_set_parent_death_signal(int signal);
+
 /// A no-op that keeps the module non-empty on non-Linux builds.
 void cshims_do_nothing(void);
 

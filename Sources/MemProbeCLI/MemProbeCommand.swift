@@ -17,4 +17,19 @@ struct MemProbeCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [SnapshotCommand.self, CompareCommand.self, CompareWorkerCommand.self]
     )
+
+    /// ArgumentParser answers `memprobe help <unknown>` with the top-level help and exit 0; a typo must be a
+    /// usage error (64) that names the known commands.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "help", arguments.count >= 2 {
+            let known = configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }
+            let asked = arguments[1]
+            if !asked.hasPrefix("-"), !known.contains(asked) {
+                printError("memprobe: no such command '\(asked)'; commands: \(known.joined(separator: ", "))")
+                exit(withError: ExitStatus.usage)
+            }
+        }
+        main(nil)
+    }
 }

@@ -77,6 +77,12 @@ func system_pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ offset
     }
 }
 
+/// prctl(PR_SET_PDEATHSIG, signal).
+func system_setParentDeathSignal(_ signal: Int32) -> Result<Void, Errno> {
+    let rc = cshims_set_parent_death_signal(signal)
+    return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
+}
+
 func system_close(_ fd: Int32) {
     _ = close(fd)
 }
