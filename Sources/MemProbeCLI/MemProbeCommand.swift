@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 /// `memprobe`: where a process's memory really is.
 @main
@@ -30,6 +33,7 @@ struct MemProbeCommand: ParsableCommand {
                 exit(withError: ExitStatus.usage)
             }
         }
+        if arguments.first != "compare-worker" { ReleaseEnvironment.check(command: arguments.first) }
         main(nil)
     }
 }

@@ -9,6 +9,8 @@ enum CLIProcess {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// The run hit its timeout and was SIGKILLed.
+        var timedOut = false
     }
 
     /// The `memprobe` executable SwiftPM built beside this test bundle.
@@ -23,8 +25,12 @@ enum CLIProcess {
         return dir.appendingPathComponent("memprobe")
     }
 
-    /// Runs `memprobe args…`, optionally through a wrapper command (e.g. `setpriv …`).
-    static func run(_ args: [String], wrapper: [String] = [], environment: [String: String]? = nil) throws -> Result {
+    /// Runs `memprobe args…`, optionally through a wrapper command (e.g. `setpriv …`). With a `timeout` (seconds),
+    /// a run that has not ended by then is SIGKILLed and reported with `timedOut` (an endless loop must fail the
+    /// test, not hang the suite).
+    static func run(
+        _ args: [String], wrapper: [String] = [], environment: [String: String]? = nil, timeout: Double? = nil
+    ) throws -> Result {
         let p = Process()
         if wrapper.isEmpty {
             p.executableURL = executable
@@ -45,10 +51,19 @@ enum CLIProcess {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        var timedOut = false
+        if let timeout {
+            let deadline = Date().addingTimeInterval(timeout)
+            while p.isRunning && Date() < deadline { usleep(20_000) }
+            if p.isRunning {
+                timedOut = true
+                kill(p.processIdentifier, SIGKILL)
+            }
+        }
         p.waitUntilExit()
         try out.close(); try err.close()
         let outData = try Data(contentsOf: outURL), errData = try Data(contentsOf: errURL)
         return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+                      stderr: String(decoding: errData, as: UTF8.self), timedOut: timedOut)
     }
 }
