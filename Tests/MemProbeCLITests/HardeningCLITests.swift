@@ -70,13 +70,18 @@ struct HardeningCLITests {
         p.arguments = ["snapshot", "--self", "--format", "json"]
         let pipe = Pipe()
         p.standardOutput = pipe
-        let err = Pipe()
+        // Standard error to a file: a pipe would need its write end closed in this process too, or reading hangs.
+        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("memprobe-err-\(UUID().uuidString)").path
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
+        let err = try #require(FileHandle(forWritingAtPath: errPath))
         p.standardError = err
         try pipe.fileHandleForReading.close()
         try p.run()
         try pipe.fileHandleForWriting.close()
+        try err.close()
         p.waitUntilExit()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         #expect(p.terminationReason == .exit && p.terminationStatus == 1, "\(p.terminationReason) \(p.terminationStatus): \(stderr)")
         #expect(stderr.contains("Broken pipe"), "\(stderr)")
     }
@@ -124,11 +129,13 @@ struct HardeningCLITests {
 
     // MARK: 3. orphans and cgroups
 
-    /// Starts a long compare, waits for its worker, and returns both pids.
-    func startCompare(_ extra: [String]) throws -> (Process, Int32) {
+    /// Starts a long compare, waits for its worker, and returns both pids. The default worker inserts 4 million
+    /// 8-byte values into a Dictionary (~100 MiB, several seconds in a debug build) and writes nothing meanwhile,
+    /// so it cannot die of SIGPIPE on a write to its dead parent's pipe during the test's check.
+    func startCompare(_ extra: [String], contenders: String = "dictionary") throws -> (Process, Int32) {
         let p = Process()
         p.executableURL = CLIProcess.executable
-        p.arguments = ["compare", "--items", "400000", "--contenders", "arena:retain,dictionary", "--format", "json"] + extra
+        p.arguments = ["compare", "--items", "4000000", "--value-size", "8", "--contenders", contenders, "--format", "json"] + extra
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -142,14 +149,23 @@ struct HardeningCLITests {
             p.waitUntilExit()
             throw CompareHardeningError("no worker child appeared")
         }
-        // Let it get past its start-up (PR_SET_PDEATHSIG is set before the first phase).
-        usleep(300_000)
+        // Wait until it is inserting (RSS past 40 MiB: long past its start-up), then stop it. A stopped worker writes
+        // nothing, so it cannot die of SIGPIPE on its dead parent's pipe: only PR_SET_PDEATHSIG's SIGKILL (which
+        // also ends a stopped process) can end it within the test's second.
+        for _ in 0..<2000 {
+            let status = (try? String(contentsOfFile: "/proc/\(worker)/status", encoding: .utf8)) ?? ""
+            let rssKiB = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+                .flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+            if rssKiB > 40 << 10 { break }
+            usleep(10_000)
+        }
+        kill(worker, SIGSTOP)
         return (p, worker)
     }
 
-    /// Waits up to 5 s for `pid` to be gone (reaped by init once orphaned).
+    /// Waits up to 1 s for `pid` to be gone (reaped by init once orphaned): PR_SET_PDEATHSIG acts at once.
     func waitGone(_ pid: Int32) -> Bool {
-        for _ in 0..<500 {
+        for _ in 0..<100 {
             if kill(pid, 0) != 0 { return true }
             // A zombie waiting for init counts as gone: it holds no memory.
             if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -173,9 +189,13 @@ struct HardeningCLITests {
     func hangUp() throws {
         let (p, worker) = try startCompare([])
         kill(p.processIdentifier, SIGHUP)
+        for _ in 0..<1000 where p.isRunning { usleep(10_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         #expect(p.terminationReason == .exit && p.terminationStatus == 128 + SIGHUP, "\(p.terminationReason) \(p.terminationStatus)")
-        #expect(waitGone(worker))
+        let gone = waitGone(worker)
+        if !gone { kill(worker, SIGKILL) }
+        #expect(gone, "worker \(worker) outlived its parent")
     }
 
     @Test("3: SIGKILL of compare --memory-limit: no worker and, after the next start, no cgroup remains",
