@@ -48,18 +48,26 @@ let package = Package(
         // libFuzzer target for the /proc parsers (tools/fuzz-parsers.sh); a plain build links its replay mode.
         .target(name: "CFuzz"),
         .executableTarget(name: "FuzzProcParsers", dependencies: ["MemProbeSystem", "CFuzz"]),
-        .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
-        .testTarget(name: "MemProbeSystemTests", dependencies: ["MemProbeSystem", "CShims"], swiftSettings: mocking),
+        // Helpers every test target shares (environment conditions for skips, Collider keys, lifetime tracking,
+        // seeded RNG, medians, arena invariants): one copy, not one per test target.
+        .target(name: "MemProbeTestSupport", dependencies: ["MemProbeSystem", "MemProbeArena"], path: "Tests/MemProbeTestSupport"),
+        .testTarget(name: "CShimsTests", dependencies: ["CShims", "MemProbeTestSupport"]),
+        .testTarget(
+            name: "MemProbeSystemTests", dependencies: ["MemProbeSystem", "CShims", "MemProbeTestSupport"], swiftSettings: mocking),
         .testTarget(
             name: "MemProbeArenaTests",
-            dependencies: ["MemProbeArena", "CShims", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "MemProbeArena", "CShims", "MemProbeTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: mocking
         ),
         .testTarget(
             name: "MemProbeMapTests",
-            dependencies: ["MemProbeMap", "CShims", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "MemProbeMap", "CShims", "MemProbeTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: mocking
         ),
-        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCLI"]),
+        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCLI", "MemProbeTestSupport"]),
     ]
 )

@@ -61,8 +61,22 @@ public enum VirtualMemory {
     /// The page size of this system, in bytes.
     public static let pageSize: Int = Int(cshims_page_size())
 
-    /// The size of a PMD-mapped transparent huge page on x86_64 and arm64 with 4 KiB pages.
-    public static let hugePageSize: Int = 2 << 20
+    /// The size of a PMD-mapped transparent huge page on this system, in bytes: the kernel's
+    /// `/sys/kernel/mm/transparent_hugepage/hpage_pmd_size`, else `Hugepagesize` of `/proc/meminfo`, else one PMD
+    /// computed from the page size (a page table page holds `pageSize / 8` entries): 2 MiB with 4 KiB pages,
+    /// 512 MiB with arm64's 64 KiB pages.
+    public static let hugePageSize: Int = {
+        if let text = try? ProcFile.read("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"),
+           let bytes = Int(text.filter(\.isNumber)), bytes > 0 {
+            return bytes
+        }
+        if let text = try? ProcFile.read("/proc/meminfo"),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Hugepagesize:") }),
+           let kib = Int(line.filter(\.isNumber)), kib > 0 {
+            return kib * 1024
+        }
+        return pageSize * (pageSize / 8)
+    }()
 
     /// Maps `byteCount` bytes of private anonymous, read-write memory.
     ///

@@ -1,5 +1,6 @@
 import CShims
 import Glibc
+import MemProbeTestSupport
 import Testing
 
 /// Return values and errno of the C shims, checked against what the kernel and glibc document.
@@ -55,13 +56,10 @@ struct CShimsTests {
         #expect(cshims_mincore(base, 4 * page, &vec) == ENOMEM)  // no longer mapped
     }
 
-    @Test func mallinfo2SeesAMalloc() throws {
+    @Test(.enabled(if: !TestEnvironment.isSanitized, "the sanitizer replaces malloc: glibc's heap never sees the block"))
+    func mallinfo2SeesAMalloc() throws {
         // A 64 MiB request is served by mmap: hblkhd rises by at least that much. Other tests allocate in
         // parallel, so retry a few times before calling it a failure.
-        if sanitized {
-            print("SKIP: mallinfo2 check under a sanitizer (it replaces malloc, glibc's heap never sees the block)")
-            return
-        }
         let size = 64 << 20
         var grew = false
         for _ in 0..<3 where !grew {
@@ -91,7 +89,6 @@ struct CShimsTests {
 
     @Test func numaShims() throws {
         guard cshims_numa_available() == 1 else {
-            print("SKIP: NUMA not available")
             #expect(cshims_numa_max_node() == -1)
             return
         }
@@ -122,11 +119,8 @@ struct CShimsTests {
         }
     }
 
-    @Test func unwindShims() {
-        guard cshims_unwind_load() == 0 else {
-            print("SKIP: libunwind.so.8 not installed")
-            return
-        }
+    @Test(.enabled(if: cshims_unwind_load() == 0, "libunwind.so.8 is not installed"))
+    func unwindShims() {
         var frames = [UnsafeMutableRawPointer?](repeating: nil, count: 64)
         let n = cshims_unwind_backtrace(&frames, 64)
         #expect(n >= 3)

@@ -1,6 +1,7 @@
 import MemProbeArena
 import MemProbeSystem
 import SystemPackage
+import MemProbeTestSupport
 import Testing
 
 /// Errno injection through `SyscallMock` (debug builds): typed errors, and the arena stays consistent and usable.

@@ -1,5 +1,6 @@
 import MemProbeArena
 import MemProbeSystem
+import MemProbeTestSupport
 import Testing
 
 @Suite struct PageArenaTests {

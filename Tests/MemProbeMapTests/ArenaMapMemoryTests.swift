@@ -1,6 +1,7 @@
 import MemProbeArena
 @testable import MemProbeMap
 import MemProbeSystem
+import MemProbeTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

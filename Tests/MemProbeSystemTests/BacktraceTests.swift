@@ -1,5 +1,6 @@
 import CShims
 import Foundation
+import MemProbeTestSupport
 import Testing
 
 @testable import MemProbeSystem
@@ -21,10 +22,7 @@ private func throwing(_ v: Int) throws(Thrown) -> Int {
 
 @Suite("Backtrace")
 struct BacktraceTests {
-    static let available: Bool = {
-        if !Backtrace.isAvailable { print("SKIP: libunwind.so.8 is not installed") }
-        return Backtrace.isAvailable
-    }()
+    static let available = Backtrace.isAvailable
 
     @Test func capturesFrames() throws {
         guard Self.available else {
@@ -42,8 +40,8 @@ struct BacktraceTests {
         #expect(try Backtrace.capture(maxFrames: 2).addresses.count == 2)
     }
 
-    @Test func captureIntoBufferDoesNotAllocate() throws {
-        guard Self.available else { return }
+    @Test(.enabled(if: Backtrace.isAvailable, "libunwind.so.8 is not installed"))
+    func captureIntoBufferDoesNotAllocate() throws {
         try Backtrace.prepare()
         var buffer = [UnsafeMutableRawPointer?](repeating: nil, count: 32)
         let n = buffer.withUnsafeMutableBufferPointer { Backtrace.capture(into: $0) }
@@ -53,8 +51,8 @@ struct BacktraceTests {
 
     /// libunwind exports `_Unwind_*` and a weak `backtrace`; had it been loaded globally it would have become
     /// the process's unwinder. After loading it, the process must still bind to libgcc_s.
-    @Test func libunwindDoesNotReplaceTheProcessUnwinder() throws {
-        guard Self.available else { return }
+    @Test(.enabled(if: Backtrace.isAvailable, "libunwind.so.8 is not installed"))
+    func libunwindDoesNotReplaceTheProcessUnwinder() throws {
         try Backtrace.prepare()
         _ = try Backtrace.capture()
         // /proc files report size 0; read them to the end through a handle.

@@ -1,4 +1,5 @@
 import Foundation
+import MemProbeTestSupport
 import Testing
 
 @testable import MemProbeSystem
@@ -107,13 +108,10 @@ struct MemoryCgroupParsingTests {
     }
 }
 
-@Suite("MemoryCgroup of this process")
+@Suite("MemoryCgroup of this process", .enabled(if: TestEnvironment.hasMemoryCgroup, "this process has no memory cgroup"))
 struct MemoryCgroupOwnTests {
     static let own: MemoryCgroup? = {
-        do { return try MemoryCgroup.current() } catch {
-            print("SKIP: this process has no memory cgroup: \(error)")
-            return nil
-        }
+        try? MemoryCgroup.current()
     }()
 
     @Test func detectsTheOwnCgroupFromProcSelfCgroup() throws {
@@ -276,18 +274,12 @@ private final class AllocatingChild {
     }
 }
 
-@Suite("MemoryCgroup management (root)")
+@Suite("MemoryCgroup management (root)", .enabled(if: TestEnvironment.canManageCgroups, "needs root and a writable memory cgroup"))
 struct MemoryCgroupManagementTests {
-    @Test func childCgroupChargesAndOOMKills() throws {
-        let support = MemoryCgroup.managementSupport()
-        guard let parent = support.parent else {
-            print("SKIP: \(support)")
-            return
-        }
-        guard let python = AllocatingChild.python else {
-            print("SKIP: no python3 to allocate memory in a child")
-            return
-        }
+    @Test(.enabled(if: AllocatingChild.python != nil, "no python3 to allocate memory in a child"))
+    func childCgroupChargesAndOOMKills() throws {
+        let parent = try #require(TestEnvironment.cgroupSupport.parent)
+        let python = try #require(AllocatingChild.python)
         let limit = 64 << 20
         let cg = try parent.createChild(named: "memprobe-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))", limitBytes: limit)
         defer { try? cg.remove() }
@@ -326,11 +318,7 @@ struct MemoryCgroupManagementTests {
     }
 
     @Test func setLimitAndReject() throws {
-        let support = MemoryCgroup.managementSupport()
-        guard let parent = support.parent else {
-            print("SKIP: \(support)")
-            return
-        }
+        let parent = try #require(TestEnvironment.cgroupSupport.parent)
         let name = "memprobe-test-limit-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let cg = try parent.createChild(named: name, limitBytes: nil)
         defer { try? cg.remove() }

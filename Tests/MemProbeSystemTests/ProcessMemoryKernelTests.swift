@@ -1,5 +1,6 @@
 import Foundation
 import SystemPackage
+import MemProbeTestSupport
 import Testing
 
 @testable import MemProbeSystem
@@ -165,7 +166,8 @@ struct ProcessMemoryKernelTests {
         #expect(after - before >= size - slack)
     }
 
-    @Test func mallocTrimLowersRSSOfFragmentedHeap() throws {
+    @Test(.enabled(if: !TestEnvironment.isSanitized, "the sanitizer's allocator replaces glibc malloc: malloc_trim has nothing to release"))
+    func mallocTrimLowersRSSOfFragmentedHeap() throws {
         let count = 64 * 1024  // 64 MiB of 1 KiB blocks
         let info0 = MallocHeap.info()
         var blocks = [UnsafeMutableRawPointer?](repeating: nil, count: count)
@@ -184,10 +186,6 @@ struct ProcessMemoryKernelTests {
         defer { for b in blocks where b != nil { free(b) } }
         print("malloc_trim(0) on 64 MiB fragmented (1 in 64 kept): RSS \(result.residentBefore / 1024) → "
             + "\(result.residentAfter / 1024) kB in \(result.nanoseconds / 1000) µs")
-        guard !underSanitizer else {
-            print("SKIP: malloc is the sanitizer's allocator here, glibc's malloc_trim has nothing to release")
-            return
-        }
         // About 15 of every 16 pages hold no live block: expect most of the 63 MiB freed to leave RSS.
         #expect(result.releasedBytes >= 32 * MiB)
         #expect(result.nanoseconds > 0)
@@ -241,19 +239,13 @@ struct ProcessMemoryKernelTests {
         }
     }
 
-    @Test func kernelThreadHasNoAddressSpace() throws {
-        guard (try? ProcStatus.read(pid: 2))?.name == "kthreadd" else {
-            print("SKIP: pid 2 is not kthreadd here (pid namespace)")
-            return
-        }
+    @Test(.enabled(if: (try? ProcStatus.read(pid: 2))?.name == "kthreadd", "pid 2 is not kthreadd here (pid namespace)"))
+    func kernelThreadHasNoAddressSpace() throws {
         expectError(.noAddressSpace(pid: 2)) { () throws(ProcessMemoryError) in try ProcessMemory.read(pid: 2) }
     }
 
-    @Test func nonexistentPid() throws {
-        guard access("/proc/999999", F_OK) != 0 else {
-            print("SKIP: pid 999999 exists")
-            return
-        }
+    @Test(.enabled(if: access("/proc/999999", F_OK) != 0, "pid 999999 exists"))
+    func nonexistentPid() throws {
         expectError(.noSuchProcess(pid: 999999)) { () throws(ProcessMemoryError) in
             try ProcessMemory.read(pid: 999999)
         }
