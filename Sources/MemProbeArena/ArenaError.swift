@@ -13,6 +13,9 @@ public enum ArenaError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidSize(Int)
     /// An alignment that is not a power of two, or larger than the page size.
     case invalidAlignment(Int)
+    /// A system call on memory the arena already holds failed for another reason than address space (a `munmap`
+    /// refused with ENOMEM at `vm.max_map_count`, a failed `mincore`): not an allocation that ran out of memory.
+    case systemCallFailed(VirtualMemoryError)
 
     public var description: String {
         switch self {
@@ -22,6 +25,7 @@ public enum ArenaError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unsupportedAdvice(let a): "\(a) is not supported by this kernel for the arena's memory"
         case .invalidSize(let n): "invalid allocation size \(n)"
         case .invalidAlignment(let a): "invalid alignment \(a): must be a power of two no larger than the page size"
+        case .systemCallFailed(let e): "arena system call failed: \(e)"
         }
     }
 
@@ -30,7 +34,7 @@ public enum ArenaError: Error, Hashable, Sendable, CustomStringConvertible {
         switch e {
         case .unsupportedAdvice(let a): .unsupportedAdvice(a)
         case .outOfAddressSpace(let n, _): .outOfMemory(requested: n, underlying: e)
-        case .system: .outOfMemory(requested: 0, underlying: e)
+        case .system: .systemCallFailed(e)
         }
     }
 }

@@ -169,7 +169,7 @@ public final class PageArena: Sendable {
                 do throws(VirtualMemoryError) {
                     total += try VirtualMemory.residentBytes(UnsafeMutableRawPointer(bitPattern: r.start)!, byteCount: r.byteCount)
                 } catch {
-                    throw .outOfMemory(requested: 0, underlying: error)
+                    throw .systemCallFailed(error)
                 }
             }
             return total

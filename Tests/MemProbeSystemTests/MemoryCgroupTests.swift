@@ -100,6 +100,11 @@ struct MemoryCgroupParsingTests {
         #expect(throws: MemoryCgroupError.processNotFound(pid: 999_999_99)) { try MemoryCgroup.of(pid: 999_999_99) }
     }
 
+    @Test("a directory that is not a memory cgroup is named as such (no invented pid 0)")
+    func notAMemoryCgroup() {
+        #expect(throws: MemoryCgroupError.notAMemoryCgroup(directory: "/tmp")) { try MemoryCgroup(directory: "/tmp") }
+    }
+
     @Test func invalidChildNamesAreRejected() throws {
         let cg = MemoryCgroup(version: .v1, directory: "/nonexistent")
         for name in ["", ".", "..", "a/b"] {
