@@ -1,5 +1,5 @@
 import MemProbeArena
-import MemProbeSystem
+@testable import MemProbeSystem
 import SystemPackage
 import MemProbeTestSupport
 import Testing

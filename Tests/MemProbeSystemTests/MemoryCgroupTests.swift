@@ -105,6 +105,20 @@ struct MemoryCgroupParsingTests {
         #expect(throws: MemoryCgroupError.notAMemoryCgroup(directory: "/tmp")) { try MemoryCgroup(directory: "/tmp") }
     }
 
+    @Test("cgroup changes go through the system layer's choke points (a mocked mkdir failure is reported as such)")
+    func cgroupWritesAreMockable() {
+        let cg = MemoryCgroup(version: .v1, directory: "/nonexistent")
+        let mock = SyscallMock()
+        mock.fail(.mkdir, with: .readOnlyFileSystem)
+        SyscallMock.$current.withValue(mock) {
+            #expect(throws: MemoryCgroupError.file(
+                path: "/nonexistent/x", SystemCallError(call: "mkdir", errno: .readOnlyFileSystem))) {
+                try cg.createChild(named: "x", limitBytes: nil)
+            }
+        }
+        #expect(mock.injected(.mkdir) == 1)
+    }
+
     @Test func invalidChildNamesAreRejected() throws {
         let cg = MemoryCgroup(version: .v1, directory: "/nonexistent")
         for name in ["", ".", "..", "a/b"] {
