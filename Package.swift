@@ -4,6 +4,8 @@ import PackageDescription
 // Layers, bottom-up: CShims (C) → MemProbeSystem → MemProbeArena → MemProbeMap → MemProbe → memprobe (CLI).
 // No unsafeFlags anywhere: SwiftPM refuses them when a service depends on this package by version.
 let mocking: [SwiftSetting] = [.define("ENABLE_MOCKING", .when(configuration: .debug))]
+// Structural self-checks (`ArenaMap._checkInvariants`): debug builds only, which is what the tests run.
+let internalChecks: [SwiftSetting] = [.define("MEMPROBE_INTERNAL_CHECKS", .when(configuration: .debug))]
 
 let package = Package(
     name: "memprobe",
@@ -38,7 +40,7 @@ let package = Package(
             swiftSettings: mocking
         ),
         .target(name: "MemProbeArena", dependencies: ["MemProbeSystem"], swiftSettings: mocking),
-        .target(name: "MemProbeMap", dependencies: ["MemProbeArena"], swiftSettings: mocking),
+        .target(name: "MemProbeMap", dependencies: ["MemProbeArena"], swiftSettings: mocking + internalChecks),
         .target(name: "MemProbe", dependencies: ["MemProbeSystem", "MemProbeArena", "MemProbeMap"]),
         .executableTarget(
             name: "MemProbeCLI",
@@ -66,7 +68,7 @@ let package = Package(
             dependencies: [
                 "MemProbeMap", "CShims", "MemProbeTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
             ],
-            swiftSettings: mocking
+            swiftSettings: mocking + internalChecks
         ),
         .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCLI", "MemProbeTestSupport"]),
         // MemStats and its renderings in process, so the ASan and TSan passes cover them (tools/test.sh).
