@@ -115,3 +115,22 @@ struct ComparePlotTests {
         #expect(xs.sorted() == [240, 720], "\(xs)")
     }
 }
+
+@Suite("compare record keys")
+struct CompareRecordKeysTests {
+    @Test("every schema key is an identity key, a value size or a mapped figure; encoder and CSV follow the schema")
+    func oneSourceOfKeys() throws {
+        var r = CompareRecord(contender: "c", scenario: "seed", phase: "p", valueSize: 8, requestedValueSize: 5)
+        for (i, key) in CompareRecord.keys.enumerated() {
+            r.set(key, 1000 + i)
+        }
+        let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any])
+        #expect(Set(object.keys) == Set(CompareRecord.keys))
+        // Every optional figure was set through the one table and comes back under its own key.
+        for (i, key) in CompareRecord.keys.enumerated() where !["contender", "scenario", "phase", "outcome", "valueSize", "requestedValueSize"].contains(key) {
+            #expect(object[key] as? Int == 1000 + i, "\(key)")
+        }
+        #expect(CompareRecord.keys.count == 4 + 2 + r.numericFields.count - 2)
+        #expect(r.numericFields.map(\.0) == Array(CompareRecord.keys.dropFirst(4)))
+    }
+}
