@@ -86,7 +86,10 @@ struct ComparePlotTests {
         let report = Self.report(CompareContender.allCases, killed: [.arenaFreeThenPageOut, .dictionaryBoxedTrim])
         let svg = ComparePlot.svg(report)
         let cell = 960.0 / 5
-        for e in try Self.elements(svg) where e.attributes["class"] == "title" || e.attributes["class"] == "outcome" {
+        let titled = try Self.elements(svg).filter { $0.attributes["class"] == "title" || $0.attributes["class"] == "outcome" }
+        // One title per contender and one outcome line per killed one: the loop below must have something to check.
+        #expect(titled.count == CompareContender.allCases.count + 2)
+        for e in titled {
             let size = try #require(Double(e.attributes["font-size"] ?? ""))
             // DejaVu Sans Bold averages under 0.68 em per character.
             #expect(Double(e.text.count) * size * 0.68 <= cell - 4, "'\(e.text)' at \(size) px overflows \(cell) px")
