@@ -4,6 +4,8 @@ import PackageDescription
 // Layers, bottom-up: CShims (C) → MemProbeSystem → MemProbeArena → MemProbeMap → MemProbe → memprobe (CLI).
 // No unsafeFlags anywhere: SwiftPM refuses them when a service depends on this package by version.
 let mocking: [SwiftSetting] = [.define("ENABLE_MOCKING", .when(configuration: .debug))]
+// Structural self-checks (`ArenaMap._checkInvariants`): debug builds only, which is what the tests run.
+let internalChecks: [SwiftSetting] = [.define("MEMPROBE_INTERNAL_CHECKS", .when(configuration: .debug))]
 
 let package = Package(
     name: "memprobe",
@@ -46,7 +48,7 @@ let package = Package(
             swiftSettings: mocking
         ),
         .target(name: "MemProbeArena", dependencies: ["MemProbeSystem"], swiftSettings: mocking),
-        .target(name: "MemProbeMap", dependencies: ["MemProbeArena"], swiftSettings: mocking),
+        .target(name: "MemProbeMap", dependencies: ["MemProbeArena"], swiftSettings: mocking + internalChecks),
         // Heap profiles (pprof encoder/reader, symbols); no Foundation, so services can use it.
         .target(name: "MemProbeProfile", dependencies: ["MemProbeArena", "MemProbeSystem", "CShims"]),
         .target(
@@ -72,17 +74,25 @@ let package = Package(
         // libFuzzer target for the /proc parsers (tools/fuzz-parsers.sh); a plain build links its replay mode.
         .target(name: "CFuzz"),
         .executableTarget(name: "FuzzProcParsers", dependencies: ["MemProbeSystem", "CFuzz"]),
-        .testTarget(name: "CShimsTests", dependencies: ["CShims"]),
-        .testTarget(name: "MemProbeSystemTests", dependencies: ["MemProbeSystem", "CShims"], swiftSettings: mocking),
+        // Helpers every test target shares (environment conditions for skips, Collider keys, lifetime tracking,
+        // seeded RNG, medians, arena invariants): one copy, not one per test target.
+        .target(name: "MemProbeTestSupport", dependencies: ["MemProbeSystem", "MemProbeArena"], path: "Tests/MemProbeTestSupport"),
+        .testTarget(name: "CShimsTests", dependencies: ["CShims", "MemProbeTestSupport"]),
+        .testTarget(
+            name: "MemProbeSystemTests", dependencies: ["MemProbeSystem", "CShims", "MemProbeTestSupport"], swiftSettings: mocking),
         .testTarget(
             name: "MemProbeArenaTests",
-            dependencies: ["MemProbeArena", "CShims", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "MemProbeArena", "CShims", "MemProbeTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: mocking
         ),
         .testTarget(
             name: "MemProbeMapTests",
-            dependencies: ["MemProbeMap", "CShims", .product(name: "PropertyBased", package: "swift-property-based")],
-            swiftSettings: mocking
+            dependencies: [
+                "MemProbeMap", "CShims", "MemProbeTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: mocking + internalChecks
         ),
         // The smallest service: links only the MemProbe product (what a service adopting memprobe gets).
         .executableTarget(
@@ -96,13 +106,21 @@ let package = Package(
         .testTarget(
             name: "MemProbeServiceTests",
             dependencies: [
-                "MemProbe", "MemProbeArena", "MemProbeMap", "MemProbeSystem",
+                "MemProbe", "MemProbeArena", "MemProbeMap", "MemProbeSystem", "MemProbeTestSupport",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "MemProbeCLITests", dependencies: ["MemProbe", "MemProbeCompare", "MemProbeCLI", "MemProbeProfile"]),
-        .testTarget(name: "MemProbeProfileTests", dependencies: ["MemProbeProfile", "MemProbeMap", "MemProbeArena", "CShims"]),
+        .testTarget(
+            name: "MemProbeCLITests",
+            dependencies: ["MemProbe", "MemProbeCompare", "MemProbeCLI", "MemProbeProfile", "MemProbeTestSupport"]
+        ),
+        .testTarget(
+            name: "MemProbeProfileTests",
+            dependencies: ["MemProbeProfile", "MemProbeMap", "MemProbeArena", "CShims", "MemProbeTestSupport"]
+        ),
+        // MemStats and its renderings in process, so the ASan and TSan passes cover them (tools/test.sh).
+        .testTarget(name: "MemProbeTests", dependencies: ["MemProbe", "MemProbeCompare", "MemProbeTestSupport"]),
     ]
 )

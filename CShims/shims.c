@@ -9,14 +9,18 @@ void cshims_do_nothing(void) {}
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(cshims_mallinfo2_t) == sizeof(struct mallinfo2), "mallinfo2 mirror out of date");
-_Static_assert(CSHIMS_MADV_DONTNEED == MADV_DONTNEED, "MADV_DONTNEED");
-_Static_assert(CSHIMS_MADV_FREE == MADV_FREE, "MADV_FREE");
-_Static_assert(CSHIMS_MADV_HUGEPAGE == MADV_HUGEPAGE, "MADV_HUGEPAGE");
+// The field-by-field layout too, not only the size: a reordered mirror would swap figures silently.
+_Static_assert(offsetof(cshims_mallinfo2_t, arena) == offsetof(struct mallinfo2, arena), "mallinfo2.arena");
+_Static_assert(offsetof(cshims_mallinfo2_t, hblkhd) == offsetof(struct mallinfo2, hblkhd), "mallinfo2.hblkhd");
+_Static_assert(offsetof(cshims_mallinfo2_t, uordblks) == offsetof(struct mallinfo2, uordblks), "mallinfo2.uordblks");
+_Static_assert(offsetof(cshims_mallinfo2_t, fordblks) == offsetof(struct mallinfo2, fordblks), "mallinfo2.fordblks");
+_Static_assert(offsetof(cshims_mallinfo2_t, keepcost) == offsetof(struct mallinfo2, keepcost), "mallinfo2.keepcost");
 
 size_t cshims_page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 

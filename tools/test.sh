@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: debug build + every test, then an AddressSanitizer pass and a ThreadSanitizer pass.
-# Installs the C libraries first if needed. Exit code 0 only when every pass succeeded.
+# The whole test suite: debug build + every test, an AddressSanitizer pass, a ThreadSanitizer pass, then every
+# fuzz target for a bounded time (tools/fuzz-parsers.sh), then the example service once (tools/test-examples.sh).
+# Installs the C libraries first if needed.
+# Exit code 0 only when every pass succeeded. The closing line is exactly
+#   tests: N passed, N failed, N skipped
+# (CI reads it), preceded by the name and reason of every skipped test, per pass.
+# MEMPROBE_SKIP_SANITIZERS=1 leaves out passes 2-3, MEMPROBE_SKIP_FUZZ=1 pass 4, MEMPROBE_SKIP_EXAMPLES=1 pass 5;
+# MEMPROBE_FUZZ_SECONDS (default 45) bounds each fuzz target.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh || exit 1
@@ -9,49 +15,85 @@ if go_path=$(tools/install-go.sh); then export MEMPROBE_GO="$go_path"; else echo
 export SWIFT_BACKTRACE=enable=no   # the Swift crash handler misbehaves under ASan and hides real reports
 status=0
 log() { printf '\n==== %s ====\n' "$*"; }
-summary_log=$(mktemp)
-trap 'rm -f "$summary_log"' EXIT
-# Drops linker noise and build progress; keeps a copy of the test output for the closing count.
-quiet() { grep -v -e 'Cannot export local symbol' -e '^\[[0-9]*/[0-9]*\] ' | tee -a "$summary_log"; }
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+# Drops linker noise and build progress; keeps a copy of each pass's output for the closing counts.
+quiet() { grep -v -e 'Cannot export local symbol' -e '^\[[0-9]*/[0-9]*\] ' | tee -a "$logs/$1"; }
+passes=()
 
 # --no-parallel: many tests assert deltas of this process's RSS (smaps_rollup) against the kernel; suites running
 # side by side would move each other's figures. Threads inside a test still run concurrently.
-log "1/3 debug: swift test"
+log "1/5 debug: swift test"
 start=$(date +%s)
-swift test --disable-xctest --no-parallel 2>&1 | quiet; rc=${PIPESTATUS[0]}
+passes+=(debug)
+swift test --disable-xctest --no-parallel 2>&1 | quiet debug; rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || status=1
 echo "debug pass: exit $rc in $(( $(date +%s) - start )) s"
 
 if [ "${MEMPROBE_SKIP_SANITIZERS:-0}" != 1 ]; then
-    log "2/3 AddressSanitizer: unsafe-pointer code (CShims, system layer, arena, map)"
+    log "2/5 AddressSanitizer: unsafe-pointer code (CShims, system layer, arena, map, MemStats and its formatting, governor, publisher, heap profile)"
     start=$(date +%s)
+    passes+=(asan)
     LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp" ASAN_OPTIONS="detect_leaks=1" \
         swift test --disable-xctest --no-parallel --scratch-path .build-asan --sanitize=address \
-        --filter 'CShimsTests|MemProbeSystemTests|MemProbeArenaTests|MemProbeMapTests|MemProbeServiceTests|MemProbeProfileTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
+        --filter 'CShimsTests|MemProbeSystemTests|MemProbeArenaTests|MemProbeMapTests|MemProbeTests|MemProbeServiceTests|MemProbeProfileTests' 2>&1 | quiet asan; rc=${PIPESTATUS[0]}
     [ "$rc" -eq 0 ] || status=1
     echo "asan pass: exit $rc in $(( $(date +%s) - start )) s"
 
-    log "3/3 ThreadSanitizer: shared state (arena, maps sharing an arena, syscall mock)"
+    log "3/5 ThreadSanitizer: shared state (arena, maps sharing an arena, syscall mock, MemStats, governor, publisher, heap sampler)"
     start=$(date +%s)
+    passes+=(tsan)
     TSAN_OPTIONS="halt_on_error=1" swift test --disable-xctest --no-parallel --scratch-path .build-tsan --sanitize=thread \
-        --filter 'MemProbeArenaTests|MemProbeMapTests|MemProbeSystemTests|MemProbeServiceTests|MemProbeProfileTests' 2>&1 | quiet; rc=${PIPESTATUS[0]}
+        --filter 'MemProbeArenaTests|MemProbeMapTests|MemProbeSystemTests|MemProbeTests|MemProbeServiceTests|MemProbeProfileTests' 2>&1 | quiet tsan; rc=${PIPESTATUS[0]}
     [ "$rc" -eq 0 ] || status=1
     echo "tsan pass: exit $rc in $(( $(date +%s) - start )) s"
 fi
 
+fuzz_passed=0
+fuzz_failed=0
+if [ "${MEMPROBE_SKIP_FUZZ:-0}" != 1 ]; then
+    log "4/5 fuzz: every target in fuzz/targets for ${MEMPROBE_FUZZ_SECONDS:-45} s each (libFuzzer + ASan)"
+    start=$(date +%s)
+    tools/fuzz-parsers.sh --seconds "${MEMPROBE_FUZZ_SECONDS:-45}" 2>&1 | tee "$logs/fuzz" | grep -e '^fuzz' -e 'ERROR' -e 'Done [0-9]* runs'
+    rc=${PIPESTATUS[0]}
+    [ "$rc" -eq 0 ] || status=1
+    fuzz_passed=$(grep -c '^fuzz target .*: no crash' "$logs/fuzz" || true)
+    fuzz_failed=$(grep -c '^fuzz target .*: FAILED' "$logs/fuzz" || true)
+    echo "fuzz pass: exit $rc in $(( $(date +%s) - start )) s"
+fi
+
 # The example service (its own package: Hummingbird, swift-prometheus) is built and checked once, outside the
 # sanitizer passes: a real server on 127.0.0.1, bounded in time, always torn down (tools/test-examples.sh).
+# It counts as one test in the closing line.
+examples_passed=0
+examples_failed=0
 if [ "${MEMPROBE_SKIP_EXAMPLES:-0}" != 1 ]; then
-    log "examples: Examples/KVCache end to end"
+    log "5/5 examples: Examples/KVCache end to end"
     start=$(date +%s)
     tools/test-examples.sh 2>&1 | grep -v -e 'Cannot export local symbol' -e '^\[[0-9]*/[0-9]*\] '; rc=${PIPESTATUS[0]}
-    [ "$rc" -eq 0 ] || status=1
+    if [ "$rc" -eq 0 ]; then examples_passed=1; else examples_failed=1; status=1; fi
     echo "examples pass: exit $rc in $(( $(date +%s) - start )) s"
 fi
 
-# One closing line over every pass: tests run (Swift Testing's "Test run with N tests") minus tests that failed.
-total=$(grep -o 'Test run with [0-9]* tests' "$summary_log" | awk '{s+=$4} END {print s+0}')
-failed=$(grep '^✘ Test .* failed after' "$summary_log" | grep -vc '^✘ Test run with' || true)
+# Closing counts over every pass. Swift Testing prints "Test run with N tests" (skipped tests included),
+# "✘ Test … failed after …" per failed test and "➜ Test … skipped: …" per skipped test.
+total=0; failed=0; skipped=0
+skipped_names=""
+for pass in "${passes[@]}"; do
+    f="$logs/$pass"
+    [ -f "$f" ] || continue
+    t=$(grep -o 'Test run with [0-9]* tests' "$f" | awk '{s+=$4} END {print s+0}')
+    x=$(grep '^✘ Test .* failed after' "$f" | grep -vc '^✘ Test run with' || true)
+    k=$(grep -c '^➜ Test .* skipped' "$f" || true)
+    total=$((total + t)); failed=$((failed + x)); skipped=$((skipped + k))
+    while IFS= read -r line; do
+        [ -n "$line" ] && skipped_names+="  [$pass] ${line#➜ Test }"$'\n'
+    done < <(grep '^➜ Test .* skipped' "$f" || true)
+done
+total=$((total + fuzz_passed + fuzz_failed + examples_passed + examples_failed))
+failed=$((failed + fuzz_failed + examples_failed))
+passed=$((total - failed - skipped))
+if [ "$skipped" -gt 0 ]; then printf '\nskipped tests:\n%s' "$skipped_names"; fi
 if [ "$status" -eq 0 ]; then echo "memprobe tests: all passes succeeded"; else echo "memprobe tests: FAILED"; fi
-echo "tests: $((total - failed)) passed, $failed failed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit $status

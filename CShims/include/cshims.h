@@ -11,20 +11,26 @@
 extern "C" {
 #endif
 
-// madvise advice values, as the Linux UAPI defines them. Defined here because Debian 12's headers lack
-// the newer ones; whether the running kernel accepts one is found at run time (EINVAL).
-#define CSHIMS_MADV_NORMAL 0
-#define CSHIMS_MADV_WILLNEED 3
-#define CSHIMS_MADV_DONTNEED 4
-#define CSHIMS_MADV_FREE 8
-#define CSHIMS_MADV_HUGEPAGE 14
-#define CSHIMS_MADV_NOHUGEPAGE 15
-#define CSHIMS_MADV_COLD 20
-#define CSHIMS_MADV_PAGEOUT 21
-#define CSHIMS_MADV_POPULATE_READ 22
-#define CSHIMS_MADV_POPULATE_WRITE 23
-#define CSHIMS_MADV_DONTNEED_LOCKED 24
-#define CSHIMS_MADV_COLLAPSE 25
+// Everything below but cshims_do_nothing exists on Linux only (like swift-nio's CNIOLinux): on another OS the
+// module is empty and the Swift layers above do not compile their Linux parts.
+#ifdef __linux__
+
+// ---- Constants (constants.c) ----
+// Values of the system headers, exported so Swift never carries a second, hand-copied number.
+// madvise advice (MADV_COLLAPSE comes from the kernel UAPI header when glibc's <sys/mman.h> lacks it).
+extern const int cshims_madv_normal;
+extern const int cshims_madv_willneed;
+extern const int cshims_madv_dontneed;
+extern const int cshims_madv_free;
+extern const int cshims_madv_hugepage;
+extern const int cshims_madv_nohugepage;
+extern const int cshims_madv_cold;
+extern const int cshims_madv_pageout;
+extern const int cshims_madv_populate_read;
+extern const int cshims_madv_populate_write;
+extern const int cshims_madv_dontneed_locked;
+extern const int cshims_madv_collapse;
+// NUMA policy modes: CSHIMS_MPOL_* below, each pinned to <linux/mempolicy.h> with _Static_assert in numa.c.
 
 /// Mirror of glibc's `struct mallinfo2` (all fields size_t). Pinned with _Static_assert in shims.c.
 typedef struct {
@@ -146,6 +152,13 @@ int cshims_gzip(const uint8_t *input, size_t length, int level, uint8_t *output,
 /// ENOSPC when `capacity` is too small (retry with more), EINVAL for corrupt or truncated input, EFBIG, ENOMEM.
 int cshims_gunzip(const uint8_t *input, size_t length, uint8_t *output, size_t capacity, size_t *written, size_t *consumed);
 // ---- end heap profile -------------------------------------------------------------------------------------------
+
+// ---- Process lifetime (process.c) ----
+/// prctl(PR_SET_PDEATHSIG, signal): the kernel sends `signal` to the caller when its parent exits.
+/// Returns 0 or errno.
+int cshims_set_parent_death_signal(int signal);
+
+#endif // __linux__
 
 /// A no-op that keeps the module non-empty on non-Linux builds.
 void cshims_do_nothing(void);

@@ -23,9 +23,10 @@ let fuzzOne: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt = { data, size 
     let status = ProcStatus.parse(text)
     for f in status.fields { precondition(!f.name.isEmpty) }
     _ = (status.vmRSS, status.vmSize, status.threads, status.stateCode, status.isZombie, status.name)
-    if let s = Statm.parse(text, pageSize: 4096) {
+    let page = VirtualMemory.pageSize
+    if let s = Statm.parse(text, pageSize: page) {
         precondition(s.size >= 0 && s.resident >= 0 && s.shared >= 0 && s.text >= 0 && s.data >= 0)
-        precondition(s.resident % 4096 == 0)
+        precondition(s.resident % page == 0)
     }
     if let p = MemoryPressure.parse(text) { _ = (p.some.avg10, p.full?.totalMicroseconds) }
     return 0

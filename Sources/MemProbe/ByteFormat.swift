@@ -1,10 +1,10 @@
-/// Human-readable byte counts in binary units (B, KiB, MiB, GiB, TiB), as the tables print them.
+/// Human-readable byte counts in binary units (B, KiB, MiB, GiB, TiB, PiB, EiB), as the tables print them.
 public enum ByteFormat {
     /// Formats `bytes` with one decimal above KiB, e.g. `1.9 GiB`, `512 KiB`, `-3.0 MiB`.
     public static func human(_ bytes: Int) -> String {
         let sign = bytes < 0 ? "-" : ""
         let magnitude = bytes.magnitude
-        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
         if magnitude < 1024 { return "\(sign)\(magnitude) B" }
         var value = Double(magnitude)
         var unit = 0

@@ -1,6 +1,6 @@
 import MemProbeArena
 
-/// The byte layout of a published-stats file (`<dir>/<pid>.stats`), schema version 1. Little-endian 64-bit words
+/// The byte layout of a published-stats file (`<dir>/<pid>.stats`), schema version 2. Little-endian 64-bit words
 /// unless noted; `−1` means "absent" in the governor block.
 ///
 /// ```
@@ -17,11 +17,13 @@ import MemProbeArena
 ///  96  request kind u32, request path length u32
 /// 104  request path, 256 bytes UTF-8 (e.g. where to write a heap profile)
 /// governor block (360..<640): 35 words, see `GovernorWord`
-/// arenas (640..): one 256-byte record each: id, label[48], strategy[48], 14 ArenaStats words, reserved
+/// arenas (640..): one 256-byte record each: id, label[48], strategy[48], the ArenaStats words in
+///                       `ArenaStats.fields` order (17 in version 2), reserved
 /// ```
 package enum PublishedStatsLayout {
     package static let magic: UInt64 = 0x6562_6f72_706d_656d  // "memprobe" in little-endian byte order
-    package static let schemaVersion: UInt32 = 1
+    /// 2: the arena record carries every `ArenaStats.fields` word (version 1 had the first 14, before zeroed allocation).
+    package static let schemaVersion: UInt32 = 2
     package static let headerBytes = 640
     package static let arenaRecordBytes = 256
     package static let arenaCapacity = 64
@@ -56,7 +58,7 @@ package enum PublishedStatsLayout {
     package static let arenaLabelOffset = 8
     package static let arenaStrategyOffset = 56
     package static let arenaStatsOffset = 104
-    package static let arenaStatsWords = 14
+    package static let arenaStatsWords = ArenaStats.fields.count
 
     /// The governor block's words (offset = governorOffset + 8 × rawValue).
     package enum GovernorWord: Int, CaseIterable {
@@ -69,19 +71,12 @@ package enum PublishedStatsLayout {
         package var offset: Int { PublishedStatsLayout.governorOffset + 8 * rawValue }
     }
 
-
-    /// ArenaStats in record order.
-    package static func words(_ s: ArenaStats) -> [Int] {
-        [s.alloc, s.heapInuse, s.heapIdle, s.heapReleased, s.heapReleasedLazy, s.heapReleasedDiscarded, s.sys,
-         s.mmapCalls, s.mmapBytes, s.munmapCalls, s.munmapBytes, s.madviseCalls, s.madviseBytes, s.syscallNanoseconds]
-    }
+    /// ArenaStats in record order: `ArenaStats.fields`, the one list of its figures.
+    package static func words(_ s: ArenaStats) -> [Int] { ArenaStats.fields.map { s[keyPath: $0] } }
 
     package static func stats(_ w: [Int]) -> ArenaStats {
         var s = ArenaStats()
-        (s.alloc, s.heapInuse, s.heapIdle, s.heapReleased, s.heapReleasedLazy, s.heapReleasedDiscarded, s.sys) =
-            (w[0], w[1], w[2], w[3], w[4], w[5], w[6])
-        (s.mmapCalls, s.mmapBytes, s.munmapCalls, s.munmapBytes, s.madviseCalls, s.madviseBytes, s.syscallNanoseconds) =
-            (w[7], w[8], w[9], w[10], w[11], w[12], w[13])
+        for (path, value) in zip(ArenaStats.fields, w) { s[keyPath: path] = value }
         return s
     }
 }

@@ -16,6 +16,9 @@ public enum ArenaError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A NUMA call failed: the arena's policy could not be applied to a new region (nothing was mapped then), or
     /// per-node residency could not be read (no such node, libnuma missing, …).
     case numa(NUMAError)
+    /// A system call on memory the arena already holds failed for another reason than address space (a `munmap`
+    /// refused with ENOMEM at `vm.max_map_count`, a failed `mincore`): not an allocation that ran out of memory.
+    case systemCallFailed(VirtualMemoryError)
 
     public var description: String {
         switch self {
@@ -26,6 +29,7 @@ public enum ArenaError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidSize(let n): "invalid allocation size \(n)"
         case .invalidAlignment(let a): "invalid alignment \(a): must be a power of two no larger than the page size"
         case .numa(let e): "arena NUMA: \(e)"
+        case .systemCallFailed(let e): "arena system call failed: \(e)"
         }
     }
 
@@ -34,7 +38,7 @@ public enum ArenaError: Error, Hashable, Sendable, CustomStringConvertible {
         switch e {
         case .unsupportedAdvice(let a): .unsupportedAdvice(a)
         case .outOfAddressSpace(let n, _): .outOfMemory(requested: n, underlying: e)
-        case .system: .outOfMemory(requested: 0, underlying: e)
+        case .system: .systemCallFailed(e)
         }
     }
 }

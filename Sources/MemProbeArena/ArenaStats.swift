@@ -30,8 +30,22 @@ public struct ArenaStats: Sendable, Hashable, Codable {
     public var madviseBytes: Int = 0
     /// Wall time spent inside mmap/munmap/madvise, in nanoseconds.
     public var syscallNanoseconds: Int = 0
+    /// Zeroed allocations made (``PageArena/allocateZeroed(byteCount:alignment:)``) and their bytes.
+    public var zeroedAllocations: Int = 0
+    public var zeroedBytes: Int = 0
+    /// Of `zeroedBytes`, those zeroed by discarding whole pages (MADV_DONTNEED) instead of writing zeros.
+    public var zeroedByDiscardBytes: Int = 0
 
     public init() {}
+
+    /// Every figure, in declaration order: the one list for code that copies the figures one by one (encoders,
+    /// exporters). The struct holds only these `Int`s, so the lock-free publisher copies it as a row of words
+    /// (checked: `fields.count` words fill the struct, each at its own offset).
+    package static let fields: [WritableKeyPath<ArenaStats, Int> & Sendable] = [
+        \.alloc, \.heapInuse, \.heapIdle, \.heapReleased, \.heapReleasedLazy, \.heapReleasedDiscarded, \.sys,
+        \.mmapCalls, \.mmapBytes, \.munmapCalls, \.munmapBytes, \.madviseCalls, \.madviseBytes, \.syscallNanoseconds,
+        \.zeroedAllocations, \.zeroedBytes, \.zeroedByDiscardBytes,
+    ]
 }
 
 /// What one ``PageArena/release(using:)`` call did.

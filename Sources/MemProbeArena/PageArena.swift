@@ -155,6 +155,29 @@ public final class PageArena: Sendable {
         return UnsafeMutableRawPointer(bitPattern: address)!
     }
 
+    /// Allocates `byteCount` bytes that read as zero (like `calloc`).
+    ///
+    /// Large allocations are zeroed by discarding their whole pages (MADV_DONTNEED, huge pages whole in a huge-page
+    /// arena) rather than by writing, so their pages fault in as they are used; small ones are written. Counted in
+    /// ``ArenaStats/zeroedAllocations``, ``ArenaStats/zeroedBytes`` and ``ArenaStats/zeroedByDiscardBytes``.
+    /// Callers never advise arena memory themselves.
+    public func allocateZeroed(byteCount: Int, alignment: Int = 16) throws(ArenaError) -> UnsafeMutableRawPointer {
+        guard byteCount >= 0, byteCount <= Self.maxByteCount else { throw .invalidSize(byteCount) }
+        guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= VirtualMemory.pageSize else {
+            throw .invalidAlignment(alignment)
+        }
+        let address = try core.withLock { (c: inout ArenaCore) throws(ArenaError) -> UInt in
+            let a = try c.allocate(byteCount: byteCount, alignment: alignment)
+            c.zeroFill(a, byteCount: byteCount)
+            c.pumpAfterCall()
+            if c.wantsBackgroundDrain { requestBackgroundDrain() }
+            publish(c)
+            return a
+        }
+        heapSampler?.didAllocate(address, byteCount: byteCount)
+        return UnsafeMutableRawPointer(bitPattern: address)!
+    }
+
     /// Frees memory from ``allocate(byteCount:alignment:)``; `byteCount` must be the size it was allocated with.
     /// Freed pages go through the strategy, at most ``Configuration/maxReleaseBytesPerCall`` bytes in this call.
     public func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
@@ -252,7 +275,7 @@ public final class PageArena: Sendable {
                 do throws(VirtualMemoryError) {
                     total += try VirtualMemory.residentBytes(UnsafeMutableRawPointer(bitPattern: r.start)!, byteCount: r.byteCount)
                 } catch {
-                    throw .outOfMemory(requested: 0, underlying: error)
+                    throw .systemCallFailed(error)
                 }
             }
             return total

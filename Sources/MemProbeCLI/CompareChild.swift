@@ -11,15 +11,17 @@ import Foundation
 @preconcurrency import Glibc
 #endif
 
-/// The running worker's pid (0: none), for the SIGINT/SIGTERM handler.
+/// The running worker's pid (0: none), for the SIGINT/SIGTERM/SIGHUP handler.
 let compareChildPid = Atomic<Int32>(0)
-/// Set by the SIGINT/SIGTERM handler.
+/// Set by the SIGINT/SIGTERM/SIGHUP handler: the signal's number.
 let compareInterrupted = Atomic<Int32>(0)
 
-/// On SIGINT/SIGTERM: remember it and SIGKILL the running worker. The main loop then sees the pipe close,
-/// reaps the child, removes its cgroup and exits 130. (kill(2) is async-signal-safe; nothing else is done here.)
+/// On SIGINT/SIGTERM/SIGHUP (a closed terminal): remember it and SIGKILL the running worker. The main loop then
+/// sees the pipe close, reaps the child, removes its cgroup and exits 128 + the signal. (kill(2) is
+/// async-signal-safe; nothing else is done here.) A SIGKILL of memprobe itself cannot be handled: the worker
+/// then dies through PR_SET_PDEATHSIG and the next run removes the cgroup.
 func installCompareSignalHandlers() {
-    for sig in [SIGINT, SIGTERM] {
+    for sig in compareHandledSignals {
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { signal in
             compareInterrupted.store(signal, ordering: .sequentiallyConsistent)
@@ -33,8 +35,7 @@ func installCompareSignalHandlers() {
     // A parent may have started us with these signals blocked (the mask is inherited): unblock them.
     var set = sigset_t()
     sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
+    for sig in compareHandledSignals { sigaddset(&set, sig) }
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
@@ -45,8 +46,24 @@ struct CompareChildResult {
     var detail: String
 }
 
+/// The signals that end a compare run cleanly.
+let compareHandledSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+
 /// Thrown when the user interrupted the run (the child is already killed and reaped).
-struct CompareInterrupted: Error {}
+struct CompareInterrupted: Error {
+    /// The signal that interrupted it.
+    var signal: Int32
+}
+
+/// "SIGINT" for SIGINT, etc.
+func signalName(_ signal: Int32) -> String {
+    switch signal {
+    case SIGINT: "SIGINT"
+    case SIGTERM: "SIGTERM"
+    case SIGHUP: "SIGHUP"
+    default: "signal \(signal)"
+    }
+}
 
 /// Spawns `/proc/self/exe compare-worker …` with its standard output on a pipe, collects its records line by line,
 /// and classifies its end: exit 0 → ok; SIGKILL while its cgroup's oom_kill count rose → oom-killed; else crashed.
@@ -105,7 +122,8 @@ func runCompareChild(
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     compareChildPid.store(0, ordering: .sequentiallyConsistent)
-    if compareInterrupted.load(ordering: .sequentiallyConsistent) != 0 { throw CompareInterrupted() }
+    let interruptedBy = compareInterrupted.load(ordering: .sequentiallyConsistent)
+    if interruptedBy != 0 { throw CompareInterrupted(signal: interruptedBy) }
 
     let exited = status & 0x7f == 0
     let exitCode = (status >> 8) & 0xff

@@ -27,13 +27,21 @@ struct CompareCommand: ParsableCommand {
         survivors), refill (empty and refill \(CompareScenario.refillRounds)×), churn (steady size, \
         \(CompareScenario.churnOperationsPerItem)×N random remove+insert).
 
-        Exit codes: 0 ok (also when a contender was OOM-killed or crashed: that is a result), 1 failure, \
-        2 --memory-limit without root or a memory cgroup, 64 bad arguments, 130 interrupted.
+        Inside a memory cgroup with a limit (a container, a systemd slice), the room under the tightest \
+        enclosing limit is checked too. --output and --plot are created (under a temporary name, renamed into \
+        place when complete) before the first child runs, so a bad path fails at once.
+
+        Exit codes: 0 ok (also when a contender was OOM-killed or crashed: that is a result), 1 failure \
+        (including a run that does not fit in memory, and output that could not be written), 2 --memory-limit \
+        without root or a memory cgroup, 64 bad arguments, 128+N killed by signal N (129 SIGHUP, 130 SIGINT, \
+        143 SIGTERM): the running child is killed and its cgroup removed.
 
         Examples:
           memprobe compare
-          memprobe compare --items 200000 --contenders dictionary,arena:dontNeed,arena:lazyFree --format markdown
-          memprobe compare --scenario keep,churn --format json --output compare.json --plot compare.svg
+          memprobe compare --items 200000 --format markdown \\
+            --contenders dictionary,arena:dontNeed,arena:lazyFree
+          memprobe compare --scenario keep,churn --format json \\
+            --output compare.json --plot compare.svg
           memprobe compare --items 100000 --memory-limit 160M --pressure 96M
         """
     )
@@ -47,10 +55,10 @@ struct CompareCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Values to insert.")
     var items = "1000000"
 
-    @Option(parsing: .unconditional, help: "Bytes per value (8 B … 64 KiB; rounded up to a power of two for inline values), e.g. 1024 or 4k.")
+    @Option(parsing: .unconditional, help: "Bytes per value, 1 B … 64 KiB (inline values are rounded up to a power of two, at least 8 B), e.g. 1024 or 4k.")
     var valueSize = "1024"
 
-    @Option(parsing: .unconditional, help: "Entries the keep scenario keeps.")
+    @Option(parsing: .unconditional, help: "Entries the keep scenario keeps (fewer than --items).")
     var keep = "100"
 
     @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Runs per contender; figures are medians when > 1.")
@@ -110,9 +118,13 @@ struct CompareCommand: ParsableCommand {
         let n = try count("--items", items)
         let value = try size("--value-size", valueSize)
         guard CompareValueSize.stored(forRequested: value) != nil else {
-            throw ValidationError("--value-size '\(valueSize)' is too large; valid: 1 B … 64 KiB (\(CompareValueSize.supported.map(String.init).joined(separator: ", ")))")
+            throw ValidationError("--value-size '\(valueSize)' is too large; valid: 1 B … 64 KiB (inline values are stored in \(CompareValueSize.supported.map(String.init).joined(separator: ", ")) B)")
         }
         let keep = try count("--keep", self.keep)
+        // keep ≥ items removes nothing in the keep scenario, and its verdicts would judge a removal that never happened.
+        if scenarios.contains(.keep), keep >= n {
+            throw ValidationError("--keep \(keep) must be less than --items \(n): the keep scenario removes all but --keep values")
+        }
         let reps = try count("--repeat", repeatCount)
         let limit = try memoryLimit.map { try size("--memory-limit", $0) }
         if let limit, limit < 16 << 20 {
@@ -121,6 +133,9 @@ struct CompareCommand: ParsableCommand {
         var press = try pressure.map { try size("--pressure", $0) }
         if press != nil && limit == nil { throw ValidationError("--pressure needs --memory-limit") }
         if let limit, press == nil { press = limit / 2 }
+        if let output, let plot, CheckedOutputFile.sameTarget(output, plot) {
+            throw ValidationError("--output and --plot name the same file '\(plot)': the chart would replace the report")
+        }
         return Settings(
             scenarios: scenarios, contenders: contenders, items: n, valueSize: value, keep: keep, repeatCount: reps,
             memoryLimit: limit, pressure: press, format: format)
@@ -130,13 +145,37 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         let s = try settings()
-        let need = CompareEstimate.peakBytes(items: s.items, valueSize: s.valueSize, pressure: s.pressure)
+        guard let need = CompareEstimate.peakBytes(items: s.items, valueSize: s.valueSize, pressure: s.pressure) else {
+            printError("""
+            memprobe compare: this run needs more than \(ByteFormat.human(Int.max)) in one child (--items \(s.items) × \
+            --value-size \(s.valueSize)); no machine has that. Use fewer --items or a smaller --value-size.
+            """)
+            throw ExitStatus.failure
+        }
         let needHere = s.memoryLimit.map { min($0 + (64 << 20), need) } ?? need
         if let available = CompareEstimate.memAvailable(), needHere > available {
             printError("""
             memprobe compare: this run needs about \(ByteFormat.human(needHere)) in one child, but only \
             \(ByteFormat.human(available)) is available (MemAvailable). Use fewer --items or a smaller --value-size.
             """)
+            throw ExitStatus.failure
+        }
+        if let enclosing = EnclosingCgroupHeadroom.current(), needHere > enclosing.headroom {
+            printError("""
+            memprobe compare: this run needs about \(ByteFormat.human(needHere)) in one child, but the memory cgroup \
+            \(enclosing.directory) has a limit of \(ByteFormat.human(enclosing.limit)) with only \
+            \(ByteFormat.human(enclosing.headroom)) left. Use fewer --items or a smaller --value-size.
+            """)
+            throw ExitStatus.failure
+        }
+        // Output files are created now (temporary names), so a bad path fails before minutes of measuring.
+        let outputFile: CheckedOutputFile?
+        let plotFile: CheckedOutputFile?
+        do {
+            outputFile = try output.map { path throws(CheckedOutputError) in try CheckedOutputFile(path: path) }
+            plotFile = try plot.map { path throws(CheckedOutputError) in try CheckedOutputFile(path: path) }
+        } catch {
+            printError("memprobe compare: \(error)")
             throw ExitStatus.failure
         }
         var parentCgroup: MemoryCgroup?
@@ -146,6 +185,12 @@ struct CompareCommand: ParsableCommand {
             case .unavailable(let reason):
                 printError("memprobe compare: --memory-limit needs root and a writable memory cgroup (v1 or v2): \(reason)")
                 throw ExitStatus.targetUnavailable
+            }
+        }
+        // Cgroups left by runs that were SIGKILLed (no handler could remove them) go now.
+        if let parent = parentCgroup ?? (geteuid() == 0 ? try? MemoryCgroup.current() : nil) {
+            for failure in CompareStaleCgroups.remove(under: parent).failed {
+                printError("memprobe compare: could not remove the stale cgroup \(failure)")
             }
         }
 
@@ -181,6 +226,7 @@ struct CompareCommand: ParsableCommand {
                     var args = [
                         "memprobe", "compare-worker", "--contender", contender.rawValue, "--scenario", scenario.rawValue,
                         "--items", String(s.items), "--value-size", String(s.valueSize), "--keep", String(s.keep),
+                        "--parent", String(getpid()),
                     ]
                     if let p = s.pressure { args += ["--pressure", String(p)] }
                     if let cgroup { args += ["--cgroup", cgroup.directory] }
@@ -190,11 +236,13 @@ struct CompareCommand: ParsableCommand {
                         result = try runCompareChild(arguments: args, cgroup: cgroup) { phase in
                             if showProgress { printProgress("\(label): \(phase)…") }
                         }
-                    } catch is CompareInterrupted {
+                    } catch let interrupted as CompareInterrupted {
                         if showProgress { printProgress("") }
                         if let cgroup { try? cgroup.remove(timeout: .seconds(5)) }
-                        printError("memprobe compare: interrupted; the running child was killed" + (cgroup != nil ? " and its cgroup removed" : ""))
-                        throw ExitCode(130)
+                        outputFile?.abandon()
+                        plotFile?.abandon()
+                        printError("memprobe compare: interrupted by \(signalName(interrupted.signal)); the running child was killed" + (cgroup != nil ? " and its cgroup removed" : ""))
+                        throw ExitCode(128 + interrupted.signal)
                     }
                     if result.outcome != .ok {
                         if showProgress { printProgress("") }
@@ -213,8 +261,13 @@ struct CompareCommand: ParsableCommand {
             memoryLimit: s.memoryLimit, pressure: s.pressure, scenarios: s.scenarios, contenders: s.contenders,
             records: records, totalNanoseconds: monotonicNanoseconds() - started)
         let text = try report.render(s.format)
-        if let output { try writeFile(output, text) } else { print(text, terminator: "") }
-        if let plot { try writeFile(plot, ComparePlot.svg(report)) }
+        do {
+            if let outputFile { try outputFile.commit(text) } else { try writeStandardOutput(text, command: "memprobe compare") }
+            try plotFile?.commit(ComparePlot.svg(report))
+        } catch let error as CheckedOutputError {
+            printError("memprobe compare: \(error)")
+            throw ExitStatus.failure
+        }
     }
 
     /// Per phase, the median over runs when every run measured it, else the first run's failed record.
@@ -226,14 +279,6 @@ struct CompareCommand: ParsableCommand {
         }
     }
 
-    func writeFile(_ path: String, _ text: String) throws {
-        guard let f = fopen(path, "w") else {
-            printError("memprobe compare: cannot write \(path): \(String(cString: strerror(errno)))")
-            throw ExitStatus.failure
-        }
-        defer { fclose(f) }
-        _ = text.withCString { fputs($0, f) }
-    }
 }
 
 /// Rewrites the current terminal line on standard error (empty text clears it).

@@ -29,11 +29,21 @@ struct CompareWorkerCommand: ParsableCommand {
     @Option var keep: Int = 100
     @Option(help: "Bytes of fresh memory the pressure phase writes.") var pressure: Int?
     @Option(help: "Memory cgroup directory to join before allocating.") var cgroup: String?
+    @Option(help: "The parent's pid: the worker dies with it (PR_SET_PDEATHSIG).") var parent: Int32?
 
     func run() throws {
         // If the parent dies, the next write to the closed pipe raises SIGPIPE (default action: terminate),
         // so an orphaned worker ends at its next phase boundary.
         signal(SIGPIPE, SIG_DFL)
+        // A worker must never outlive `memprobe compare` (a SIGKILLed parent runs no handler): the kernel kills it.
+        if let parent {
+            do {
+                try ParentDeath.killThisProcessWhenParentDies(expectedParent: parent)
+            } catch {
+                printError("compare-worker: \(error)")
+                throw ExitStatus.failure
+            }
+        }
         guard let c = CompareContender(rawValue: contender), let s = CompareScenario(rawValue: scenario) else {
             printError("compare-worker: unknown contender or scenario")
             throw ExitStatus.usage

@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 /// `memprobe`: where a process's memory really is.
 @main
@@ -18,4 +21,20 @@ struct MemProbeCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [SnapshotCommand.self, CompareCommand.self, CompareWorkerCommand.self, ProfileCommand.self, WatchCommand.self]
     )
+
+    /// ArgumentParser answers `memprobe help <unknown>` with the top-level help and exit 0; a typo must be a
+    /// usage error (64) that names the known commands.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "help", arguments.count >= 2 {
+            let known = configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }
+            let asked = arguments[1]
+            if !asked.hasPrefix("-"), !known.contains(asked) {
+                printError("memprobe: no such command '\(asked)'; commands: \(known.joined(separator: ", "))")
+                exit(withError: ExitStatus.usage)
+            }
+        }
+        if arguments.first != "compare-worker" { ReleaseEnvironment.check(command: arguments.first) }
+        main(nil)
+    }
 }

@@ -13,10 +13,12 @@ struct SnapshotCommand: ParsableCommand {
         Full mode reads /proc/<pid>/smaps_rollup (costs ~25 ms per GiB resident and briefly holds the target's \
         mmap lock), status and statm, plus the process's memory cgroup. --fast reads only status and statm.
         A process whose smaps_rollup may not be read (another user's, or not dumpable) is shown from status and \
-        statm, and the missing figures are named.
+        statm, and the missing figures are named (in the table, and once on standard error for json and \
+        prometheus; --fast names them only in its output, never on standard error).
 
-        Exit codes: 0 ok; 2 a process is gone, has no address space (zombie, kernel thread), exited while being \
-        read, or nothing of it may be read; 64 bad arguments.
+        Exit codes: 0 ok; 1 output could not be written; 2 a process is gone, has no address space (zombie, \
+        kernel thread), exited while being read, is a thread rather than a process, or nothing of it may be \
+        read; 64 bad arguments.
 
         Examples:
           memprobe snapshot --self
@@ -29,8 +31,10 @@ struct SnapshotCommand: ParsableCommand {
         case table, json, prometheus
     }
 
-    @Argument(help: "Process IDs to read.")
-    var pids: [Int32] = []
+    // Strings, not Int32: ArgumentParser would take "-1" for an unknown option and then complain that no
+    // process ID was given; parsed here, "-1" is named as the bad process ID it is.
+    @Argument(parsing: .allUnrecognized, help: "Process IDs to read.")
+    var pids: [String] = []
 
     @Flag(name: .customLong("self"), help: "Read memprobe's own process.")
     var readSelf = false
@@ -41,17 +45,37 @@ struct SnapshotCommand: ParsableCommand {
     @Flag(help: "Read only status and statm (no smaps_rollup: no Pss, LazyFree, AnonHugePages).")
     var fast = false
 
+    /// The process IDs, in the order given, each once (a repeated pid would duplicate Prometheus series).
+    func processIDs() throws -> [Int32] {
+        var seen = Set<Int32>()
+        var result: [Int32] = []
+        for text in pids {
+            if text.hasPrefix("--") { throw ValidationError("Unknown option '\(text)'.") }
+            guard let pid = Int32(text), pid > 0 else {
+                throw ValidationError("'\(text)' is not a process ID (must be a whole number > 0).")
+            }
+            if seen.insert(pid).inserted { result.append(pid) }
+        }
+        return result
+    }
+
     func validate() throws {
-        if pids.isEmpty && !readSelf { throw ValidationError("Give one or more process IDs, or --self.") }
-        if let bad = pids.first(where: { $0 <= 0 }) { throw ValidationError("'\(bad)' is not a process ID (must be > 0).") }
+        let ids = try processIDs()
+        if ids.isEmpty && !readSelf { throw ValidationError("Give one or more process IDs, or --self.") }
     }
 
     func run() throws {
+        let ids = try processIDs()
         var targets: [Int32?] = readSelf ? [nil] : []
-        targets += pids.map { Optional($0) }
+        targets += ids.map { Optional($0) }
         var snapshots: [MemStats] = []
         var failed = false
         for pid in targets {
+            if let pid, let process = ThreadGroup.processID(ofTask: pid), process != pid {
+                printError("memprobe: \(pid) is a thread of process \(process), not a process; give \(process)")
+                failed = true
+                continue
+            }
             do {
                 snapshots.append(try MemStats.capture(pid: pid, mode: fast ? .fast : .full))
             } catch {
@@ -60,22 +84,28 @@ struct SnapshotCommand: ParsableCommand {
             }
         }
         if !snapshots.isEmpty {
+            let text: String
             switch format {
             case .table:
-                print(snapshots.map { s in
-                    [MemStatsReport.table(s)] + (MemStatsReport.governorTable(s).map { [$0] } ?? [])
-                }.map { $0.joined(separator: "\n\n") }.joined(separator: "\n\n"))
+                text = snapshots.map { s in
+                    ([MemStatsReport.table(s)] + (MemStatsReport.governorTable(s).map { [$0] } ?? [])).joined(separator: "\n\n")
+                }.joined(separator: "\n\n") + "\n"
             case .json:
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                let data = snapshots.count == 1 && pids.count + (readSelf ? 1 : 0) == 1
-                    ? try encoder.encode(snapshots[0]) : try encoder.encode(snapshots)
-                print(String(decoding: data, as: UTF8.self))
+                let data = targets.count == 1 ? try encoder.encode(snapshots[0]) : try encoder.encode(snapshots)
+                text = String(decoding: data, as: UTF8.self) + "\n"
             case .prometheus:
-                print(MemStatsReport.prometheus(snapshots) + MemStatsReport.prometheusPublished(snapshots), terminator: "")
+                text = MemStatsReport.prometheus(snapshots) + MemStatsReport.prometheusPublished(snapshots)
             }
+            try writeStandardOutput(text, command: "memprobe snapshot")
+            // What --fast leaves out is its documented contract (and listed in the output's `missing`), so it is not
+            // repeated on stderr for every scrape. A figure denied in full mode is news: say it once per process.
+            // A published file that could not be read (another user's, corrupt) is news in either mode.
             for s in snapshots where !s.missing.isEmpty && format != .table {
-                printError("memprobe: process \(s.pid): not read: " + s.missing.map(\.figure).joined(separator: ", "))
+                if !fast {
+                    printError("memprobe: process \(s.pid): not read: " + s.missing.map(\.figure).joined(separator: ", "))
+                }
                 for m in s.missing where m.figure == "published" { printError("memprobe: process \(s.pid): \(m.reason)") }
             }
         }

@@ -8,13 +8,39 @@ package enum CompareEstimate {
     /// buckets) and its new one (`2^⌈log2(items / 0.75)⌉` buckets of key + value) at once while it rehashes;
     /// the boxed variant adds one malloc chunk (value + 16 B header, 16 B-rounded) per value. Plus 64 MiB for the
     /// process itself and the pressure allocation.
-    package static func peakBytes(items: Int, valueSize: Int, pressure: Int? = nil) -> Int {
+    ///
+    /// Every step is overflow-checked: `nil` means the peak exceeds `Int.max` bytes (8 EiB), i.e. no machine
+    /// can run it. (An unchecked version trapped at `--items 10^16` and looped for ever at `2^62`, doubling a
+    /// bucket count until it wrapped to 0.)
+    package static func peakBytes(items: Int, valueSize: Int, pressure: Int? = nil) -> Int? {
+        guard items >= 0, valueSize >= 0 else { return nil }
         let stored = CompareValueSize.stored(forRequested: valueSize) ?? valueSize
+        // Smallest power of two with buckets × 0.75 ≥ items, i.e. buckets ≥ items × 4 / 3.
+        guard let minimumBuckets = checked(items, times: 4).map({ ($0 + 2) / 3 }) else { return nil }
         var buckets = 1
-        while Double(buckets) * 0.75 < Double(items) { buckets <<= 1 }
-        let inline = (buckets + buckets / 2) * (stored + 8)
-        let boxed = (buckets + buckets / 2) * 16 + items * ((valueSize + 16 + 15) / 16 * 16 + 16)
-        return max(inline, boxed) + (pressure ?? 0) + (64 << 20)
+        while buckets < minimumBuckets {
+            guard buckets <= Int.max / 2 else { return nil }
+            buckets <<= 1
+        }
+        let tables = buckets + buckets / 2
+        let chunk = (valueSize + 16 + 15) / 16 * 16 + 16
+        guard let inline = checked(tables, times: stored + 8),
+              let boxedTables = checked(tables, times: 16),
+              let boxedValues = checked(items, times: chunk),
+              let boxed = checked(boxedTables, plus: boxedValues),
+              let withPressure = checked(max(inline, boxed), plus: pressure ?? 0)
+        else { return nil }
+        return checked(withPressure, plus: 64 << 20)
+    }
+
+    private static func checked(_ a: Int, times b: Int) -> Int? {
+        let (r, o) = a.multipliedReportingOverflow(by: b)
+        return o ? nil : r
+    }
+
+    private static func checked(_ a: Int, plus b: Int) -> Int? {
+        let (r, o) = a.addingReportingOverflow(b)
+        return o ? nil : r
     }
 
     /// `MemAvailable` from `/proc/meminfo`, nil when unreadable.

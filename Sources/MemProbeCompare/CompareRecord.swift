@@ -66,42 +66,38 @@ package struct CompareRecord: Codable, Sendable, Hashable {
     /// Every key of a record, in schema order (the CSV header).
     package static let keys: [String] = CodingKeys.allCases.map(\.stringValue)
 
+    /// The one map from a figure's key to its property (every optional numeric figure). The schema order is
+    /// ``CodingKeys``'s; ``numericFields``, ``set(_:_:)``, the encoder and ``median(of:)`` all derive from these
+    /// two, so a new figure is one `case` and one entry here (a test checks every key is covered).
+    static let optionalFigures: [CodingKeys: WritableKeyPath<CompareRecord, Int?> & Sendable] = [
+        .items: \.items, .alloc: \.alloc, .heapInuse: \.heapInuse, .heapIdle: \.heapIdle, .sys: \.sys,
+        .heapReleased: \.heapReleased, .heapReleasedLazy: \.heapReleasedLazy,
+        .heapReleasedDiscarded: \.heapReleasedDiscarded, .arenaResident: \.arenaResident, .rss: \.rss,
+        .anonymous: \.anonymous, .lazyFree: \.lazyFree, .effectiveRss: \.effectiveRss, .cgroupUsage: \.cgroupUsage,
+        .cgroupWorkingSet: \.cgroupWorkingSet, .cgroupLimit: \.cgroupLimit, .phaseNanoseconds: \.phaseNanoseconds,
+        .releaseNanoseconds: \.releaseNanoseconds,
+    ]
+    /// The identifying keys (strings and the outcome), encoded before the figures.
+    static let identityKeys: [CodingKeys] = [.contender, .scenario, .phase, .outcome]
+
+    /// The numeric keys in schema order: every key but the identifying ones.
+    static let numericKeys: [CodingKeys] = CodingKeys.allCases.filter { !identityKeys.contains($0) }
+
     /// The byte/number figures by key (nil where absent), in schema order, after the identifying keys.
     package var numericFields: [(String, Int?)] {
-        [
-            ("items", items), ("valueSize", valueSize), ("requestedValueSize", requestedValueSize),
-            ("alloc", alloc), ("heapInuse", heapInuse), ("heapIdle", heapIdle), ("sys", sys),
-            ("heapReleased", heapReleased), ("heapReleasedLazy", heapReleasedLazy),
-            ("heapReleasedDiscarded", heapReleasedDiscarded), ("arenaResident", arenaResident),
-            ("rss", rss), ("anonymous", anonymous), ("lazyFree", lazyFree), ("effectiveRss", effectiveRss),
-            ("cgroupUsage", cgroupUsage), ("cgroupWorkingSet", cgroupWorkingSet), ("cgroupLimit", cgroupLimit),
-            ("phaseNanoseconds", phaseNanoseconds), ("releaseNanoseconds", releaseNanoseconds),
-        ]
+        Self.numericKeys.map { key in
+            switch key {
+            case .valueSize: (key.stringValue, valueSize)
+            case .requestedValueSize: (key.stringValue, requestedValueSize)
+            default: (key.stringValue, Self.optionalFigures[key].flatMap { self[keyPath: $0] })
+            }
+        }
     }
 
-    /// Sets a numeric figure by key (used to build medians).
-    mutating func set(_ key: String, _ value: Int?) {
-        switch key {
-        case "items": items = value
-        case "alloc": alloc = value
-        case "heapInuse": heapInuse = value
-        case "heapIdle": heapIdle = value
-        case "sys": sys = value
-        case "heapReleased": heapReleased = value
-        case "heapReleasedLazy": heapReleasedLazy = value
-        case "heapReleasedDiscarded": heapReleasedDiscarded = value
-        case "arenaResident": arenaResident = value
-        case "rss": rss = value
-        case "anonymous": anonymous = value
-        case "lazyFree": lazyFree = value
-        case "effectiveRss": effectiveRss = value
-        case "cgroupUsage": cgroupUsage = value
-        case "cgroupWorkingSet": cgroupWorkingSet = value
-        case "cgroupLimit": cgroupLimit = value
-        case "phaseNanoseconds": phaseNanoseconds = value
-        case "releaseNanoseconds": releaseNanoseconds = value
-        default: break
-        }
+    /// Sets an optional numeric figure by key (used to build medians); the value sizes are fixed per run.
+    package mutating func set(_ key: String, _ value: Int?) {
+        guard let k = CodingKeys(rawValue: key), let path = Self.optionalFigures[k] else { return }
+        self[keyPath: path] = value
     }
 
     // Explicit encoding: absent figures are `null`, not missing keys (synthesized Codable would drop them).

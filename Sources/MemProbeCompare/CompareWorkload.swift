@@ -8,14 +8,14 @@ import MemProbeSystem
 package enum CompareWorkloadError: Error, CustomStringConvertible {
     case unsupportedValueSize(Int)
     case arenaUnavailable(String)
-    case pressureFailed(bytes: Int, errno: Int32)
+    case pressureFailed(bytes: Int, error: VirtualMemoryError)
 
     package var description: String {
         switch self {
         case .unsupportedValueSize(let n):
             "value size \(n) is not supported (1 B … 64 KiB; rounded up to \(CompareValueSize.supported.map(String.init).joined(separator: ", ")))"
         case .arenaUnavailable(let why): "arena contender unavailable: \(why)"
-        case .pressureFailed(let n, let e): "could not map \(n) bytes of pressure memory (errno \(e))"
+        case .pressureFailed(let n, let e): "could not map \(n) bytes of pressure memory: \(e)"
         }
     }
 }
@@ -162,15 +162,20 @@ package struct CompareWorkload: Sendable {
     private func pressurePhase<S: CompareStore>(_ bytes: Int, store: S, emit: (CompareWorkerMessage) -> Void) throws {
         emit(CompareWorkerMessage(starting: "pressure"))
         let start = monotonicNanoseconds()
-        guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
-            throw CompareWorkloadError.pressureFailed(bytes: bytes, errno: errno)
+        // Through the system layer's choke point (mockable, errors typed), not a raw mmap. Not NORESERVE: the
+        // pressure must be committed memory the cgroup charges as it is written.
+        let p: UnsafeMutableRawPointer
+        do {
+            p = try VirtualMemory.map(byteCount: bytes, noReserve: false)
+        } catch {
+            throw CompareWorkloadError.pressureFailed(bytes: bytes, error: error)
         }
         memset(p, 0x5a, bytes)
         let elapsed = monotonicNanoseconds() - start
         var record = measure("pressure", store: store)
         record.phaseNanoseconds = elapsed
         emit(CompareWorkerMessage(record: record))
-        munmap(p, bytes)
+        try? VirtualMemory.unmap(p, byteCount: bytes)
     }
 
     private func measure<S: CompareStore>(_ phase: String, store: S) -> CompareRecord {

@@ -8,7 +8,9 @@ package enum MemStatsReport {
     package static func table(_ s: MemStats) -> String {
         var t = TextTable(headers: ["figure", "value", "meaning"], alignments: [.left, .right, .left])
         func row(_ name: String, _ v: Int?, _ meaning: String) { t.append([name, ByteFormat.human(v), meaning]) }
-        t.appendSection("process \(s.pid)\(s.name.map { " (\($0))" } ?? "") — kernel view (\(s.mode == "full" ? "smaps_rollup, status, statm" : "status, statm"))")
+        // Name only the files that were really read: a denied smaps_rollup must not appear as a source.
+        let readSmaps = s.mode == "full" && !s.missing.contains { $0.figure == "smapsRollup" }
+        t.appendSection("process \(s.pid)\(s.name.map { " (\($0))" } ?? "") — kernel view (\(readSmaps ? "smaps_rollup, status, statm" : "status, statm"))")
         row("Rss", s.rss, "pages resident in RAM (includes LazyFree)")
         row("LazyFree", s.lazyFree, "freed with MADV_FREE, still resident until the kernel needs them")
         row("effective RSS", s.effectiveRss, "Rss − LazyFree: what stays if the kernel reclaims lazy pages")

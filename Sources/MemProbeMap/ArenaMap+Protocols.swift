@@ -39,12 +39,15 @@ extension ArenaMap: CustomStringConvertible, CustomDebugStringConvertible {
     public var debugDescription: String { "ArenaMap(\(description))" }
 }
 
+// Internal consistency checks exist only where they are switched on (debug builds define
+// MEMPROBE_INTERNAL_CHECKS in Package.swift): no O(n) checker in a release library's API.
+#if MEMPROBE_INTERNAL_CHECKS
 extension ArenaMap {
     /// Checks every structural invariant and traps on the first violation (used by the tests; O(n)).
     ///
     /// Every entry has exactly one index slot, in the table its hash leads to, and the slot's hash matches the key;
     /// no slot points past `count`; loads are within bounds; the bytes held match the allocations.
-    public func _checkInvariants() {
+    package func _checkInvariants() {
         let s = _storage
         precondition(s.count >= 0 && s.count <= s.entryCapacity, "count beyond capacity")
         precondition(s.chunkCount <= 1 || s.firstChunkCapacity == s.chunkCapacity, "chunk 0 not full-size with several chunks")
@@ -97,3 +100,4 @@ extension ArenaMap {
         precondition(expected == s.heldBytes, "heldBytes \(s.heldBytes) but allocations add up to \(expected)")
     }
 }
+#endif

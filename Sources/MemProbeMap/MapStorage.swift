@@ -485,7 +485,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
     func allocateTable(capacity: Int) -> UnsafeMutablePointer<UInt64> {
         let bytes = capacity * 8
         heldBytes += allocator.reservedSize(forByteCount: bytes)
-        return allocator.allocateZeroed(byteCount: bytes, alignment: 8).bindMemory(to: UInt64.self, capacity: capacity)
+        return (try! allocator.arena.allocateZeroed(byteCount: bytes, alignment: 16)).bindMemory(to: UInt64.self, capacity: capacity)
     }
 
     @usableFromInline

@@ -18,6 +18,8 @@ public enum MemoryCgroupError: Error, Hashable, Sendable, CustomStringConvertibl
     /// The process is in no memory cgroup this kernel exposes (no v1 `memory` line, or a v2 cgroup
     /// without `memory.current`), with the reason.
     case noMemoryController(pid: Int32, reason: String)
+    /// A directory given as a cgroup has neither `memory.usage_in_bytes` (v1) nor `memory.current` (v2).
+    case notAMemoryCgroup(directory: String)
     /// A file of the cgroup (or of `/proc`) could not be opened, read, written, created or removed.
     case file(path: String, SystemCallError)
     /// A file held text the kernel does not write.
@@ -35,6 +37,7 @@ public enum MemoryCgroupError: Error, Hashable, Sendable, CustomStringConvertibl
         case .noMemoryController(let pid, let reason): "process \(pid) has no memory cgroup: \(reason)"
         case .file(let path, let e): "\(path): \(e)"
         case .malformed(let path, let text): "\(path): unexpected content \"\(text.prefix(80))\""
+        case .notAMemoryCgroup(let dir): "\(dir) is not a memory cgroup (neither memory.usage_in_bytes nor memory.current)"
         case .invalidName(let name): "invalid cgroup name \"\(name)\" (must be non-empty, not . or .., without /)"
         case .managementUnavailable(let reason): "cannot manage memory cgroups here: \(reason)"
         case .stillInUse(let path, let pids): "\(path) still holds processes \(pids)"
@@ -66,7 +69,7 @@ public struct MemoryCgroup: Sendable, Hashable, Codable, CustomStringConvertible
         } else if cgroupFileExists(dir + "/memory.current") {
             self.init(version: .v2, directory: dir)
         } else {
-            throw .noMemoryController(pid: 0, reason: "\(dir) has neither memory.usage_in_bytes nor memory.current")
+            throw .notAMemoryCgroup(directory: dir)
         }
     }
 

@@ -151,37 +151,28 @@ enum CgroupFileSystemOperation: Sendable {
     }
 }
 
-/// The one choke point through which memprobe changes cgroups: write a control file in a single `write`
-/// (the kernel parses each write separately), `mkdir`, `rmdir`. EINTR is retried.
+/// The one place memprobe changes cgroups: write a control file in a single `write` (the kernel parses each
+/// write separately), `mkdir`, `rmdir` — each through the system layer's choke points (Syscalls.swift), so
+/// tests can make them fail.
 func cgroupModify(_ op: CgroupFileSystemOperation) -> Result<Void, Errno> {
-    func retrying(_ body: () -> Int32) -> Result<Void, Errno> {
-        while true {
-            if body() == 0 { return .success(()) }
-            let e = errno
-            if e != EINTR { return .failure(Errno(rawValue: e)) }
-        }
-    }
     switch op {
     case .makeDirectory(let path):
-        return retrying { mkdir(path, 0o755) }
+        return system_mkdir(path)
     case .removeDirectory(let path):
-        return retrying { rmdir(path) }
+        return system_rmdir(path)
     case .write(let path, let text):
-        var fd: Int32 = -1
-        while fd < 0 {
-            fd = open(path, O_WRONLY | O_CLOEXEC)
-            if fd < 0, errno != EINTR { return .failure(Errno(rawValue: errno)) }
+        let fd: Int32
+        switch system_openWriteOnly(path) {
+        case .success(let f): fd = f
+        case .failure(let e): return .failure(e)
         }
-        defer { _ = close(fd) }
-        var bytes = Array(text.utf8)
-        let count = bytes.count
-        return bytes.withUnsafeMutableBytes { buf in
-            while true {
-                let n = write(fd, buf.baseAddress, count)
-                if n == count { return .success(()) }
-                if n >= 0 { return .failure(.ioError) }  // a short write to a control file: refused
-                let e = errno
-                if e != EINTR { return .failure(Errno(rawValue: e)) }
+        defer { system_close(fd) }
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { buf in
+            switch system_write(fd, buf) {
+            case .success(let n) where n == bytes.count: .success(())
+            case .success: .failure(.ioError)  // a short write to a control file: refused
+            case .failure(let e): .failure(e)
             }
         }
     }

@@ -9,14 +9,16 @@ import SystemPackage
 // fail with a chosen errno through `SyscallMock`, the way apple/swift-system's mocking layer works.
 // Everything above this file calls the kernel only through these functions.
 
+#if ENABLE_MOCKING
 @inline(__always)
-func mockedErrno(_ call: SyscallMock.Call) -> Int32? {
-    #if ENABLE_MOCKING
-    return SyscallMock.current?.take(call)
-    #else
-    return nil
-    #endif
-}
+func mockedErrno(_ call: SyscallMock.Call) -> Int32? { SyscallMock.current?.take(call) }
+#else
+/// Release builds: no mock, the check folds away.
+@inline(__always)
+func mockedErrno(_ call: SyscallCall) -> Int32? { nil }
+/// The names `mockedErrno` takes in release builds.
+enum SyscallCall { case mmap, munmap, madvise, mincore, open, read, write, mkdir, rmdir }
+#endif
 
 /// mmap(PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS[|MAP_NORESERVE]).
 func system_mmapAnonymous(_ length: Int, noReserve: Bool) -> Result<UnsafeMutableRawPointer, Errno> {
@@ -77,26 +79,72 @@ func system_pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ offset
     }
 }
 
+/// prctl(PR_SET_PDEATHSIG, signal).
+func system_setParentDeathSignal(_ signal: Int32) -> Result<Void, Errno> {
+    let rc = cshims_set_parent_death_signal(signal)
+    return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
+}
+
 func system_close(_ fd: Int32) {
     _ = close(fd)
 }
 
+/// open(path, O_WRONLY|O_CLOEXEC), retrying EINTR (cgroup control files).
+func system_openWriteOnly(_ path: String) -> Result<Int32, Errno> {
+    if let e = mockedErrno(.open) { return .failure(Errno(rawValue: e)) }
+    while true {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd >= 0 { return .success(fd) }
+        let e = errno
+        if e != EINTR { return .failure(Errno(rawValue: e)) }
+    }
+}
+
+/// One write(2), retrying EINTR. Returns the byte count written (a control file takes it whole or refuses).
+func system_write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
+    if let e = mockedErrno(.write) { return .failure(Errno(rawValue: e)) }
+    while true {
+        let n = write(fd, buffer.baseAddress, buffer.count)
+        if n >= 0 { return .success(n) }
+        let e = errno
+        if e != EINTR { return .failure(Errno(rawValue: e)) }
+    }
+}
+
+/// mkdir(path, 0755), retrying EINTR.
+func system_mkdir(_ path: String) -> Result<Void, Errno> {
+    if let e = mockedErrno(.mkdir) { return .failure(Errno(rawValue: e)) }
+    while true {
+        if mkdir(path, 0o755) == 0 { return .success(()) }
+        let e = errno
+        if e != EINTR { return .failure(Errno(rawValue: e)) }
+    }
+}
+
+/// rmdir(path), retrying EINTR.
+func system_rmdir(_ path: String) -> Result<Void, Errno> {
+    if let e = mockedErrno(.rmdir) { return .failure(Errno(rawValue: e)) }
+    while true {
+        if rmdir(path) == 0 { return .success(()) }
+        let e = errno
+        if e != EINTR { return .failure(Errno(rawValue: e)) }
+    }
+}
+
+#if ENABLE_MOCKING
 /// Test hook: makes the next calls of chosen system calls fail with a chosen errno.
 ///
 /// Installed for the current task with `SyscallMock.$current.withValue(mock) { … }`, so tests that run in
-/// parallel do not see each other's faults. Only compiled into debug builds.
-public final class SyscallMock: Sendable {
+/// parallel do not see each other's faults. Internal and compiled into debug builds only (ENABLE_MOCKING):
+/// tests reach it with `@testable import MemProbeSystem`; a release build has no trace of it.
+final class SyscallMock: Sendable {
     /// The system calls that can be made to fail.
-    public enum Call: String, Sendable, CaseIterable {
-        case mmap, munmap, madvise, mincore, open, read
+    enum Call: String, Sendable, CaseIterable {
+        case mmap, munmap, madvise, mincore, open, read, write, mkdir, rmdir
     }
 
-    #if ENABLE_MOCKING
     /// The mock in force for the current task, if any.
-    @TaskLocal public static var current: SyscallMock?
-    #else
-    public static var current: SyscallMock? { nil }
-    #endif
+    @TaskLocal static var current: SyscallMock?
 
     private struct State {
         var rules: [Call: (errno: Int32, remaining: Int)] = [:]
@@ -104,15 +152,15 @@ public final class SyscallMock: Sendable {
     }
     private let state = Mutex(State())
 
-    public init() {}
+    init() {}
 
     /// Makes the next `count` calls of `call` fail with `errno` (count `Int.max`: every call).
-    public func fail(_ call: Call, with errno: Errno, count: Int = 1) {
+    func fail(_ call: Call, with errno: Errno, count: Int = 1) {
         state.withLock { $0.rules[call] = (errno.rawValue, count) }
     }
 
     /// How many injected failures of `call` were consumed.
-    public func injected(_ call: Call) -> Int { state.withLock { $0.counts[call, default: 0] } }
+    func injected(_ call: Call) -> Int { state.withLock { $0.counts[call, default: 0] } }
 
     func take(_ call: Call) -> Int32? {
         state.withLock { s in
@@ -123,4 +171,4 @@ public final class SyscallMock: Sendable {
         }
     }
 }
-
+#endif

@@ -1,26 +1,42 @@
 import CShims
 import SystemPackage
 
-/// An `madvise` advice this toolkit uses. The raw value is the kernel's constant.
-public enum MemoryAdvice: Int32, CaseIterable, Sendable, CustomStringConvertible {
+/// An `madvise` advice this toolkit uses. ``rawValue`` is the system header's constant (exported by CShims, never
+/// copied here).
+public enum MemoryAdvice: CaseIterable, Sendable, Hashable, CustomStringConvertible {
     /// Free now: the pages leave RSS at once and read back as zero.
-    case dontNeed = 4
+    case dontNeed
     /// Free lazily: the kernel may take the pages back under pressure; until then they stay in RSS (as LazyFree).
-    case free = 8
+    case free
     /// Ask for transparent huge pages in this range.
-    case hugePage = 14
+    case hugePage
     /// Forbid transparent huge pages in this range.
-    case noHugePage = 15
+    case noHugePage
     /// Deactivate: a reclaim hint, releases nothing without swap.
-    case cold = 20
+    case cold
     /// Reclaim now: without swap it discards only lazily freed pages (and splits huge pages).
-    case pageOut = 21
+    case pageOut
     /// Prefault readable (maps the zero page; adds nothing to RSS).
-    case populateRead = 22
+    case populateRead
     /// Prefault writable (allocates the pages).
-    case populateWrite = 23
+    case populateWrite
     /// Collapse the range into huge pages synchronously.
-    case collapse = 25
+    case collapse
+
+    /// The kernel's number for the advice (`MADV_…` of <sys/mman.h>).
+    public var rawValue: Int32 {
+        switch self {
+        case .dontNeed: cshims_madv_dontneed
+        case .free: cshims_madv_free
+        case .hugePage: cshims_madv_hugepage
+        case .noHugePage: cshims_madv_nohugepage
+        case .cold: cshims_madv_cold
+        case .pageOut: cshims_madv_pageout
+        case .populateRead: cshims_madv_populate_read
+        case .populateWrite: cshims_madv_populate_write
+        case .collapse: cshims_madv_collapse
+        }
+    }
 
     /// The kernel's name for the advice, e.g. `MADV_FREE`.
     public var description: String {
@@ -61,8 +77,22 @@ public enum VirtualMemory {
     /// The page size of this system, in bytes.
     public static let pageSize: Int = Int(cshims_page_size())
 
-    /// The size of a PMD-mapped transparent huge page on x86_64 and arm64 with 4 KiB pages.
-    public static let hugePageSize: Int = 2 << 20
+    /// The size of a PMD-mapped transparent huge page on this system, in bytes: the kernel's
+    /// `/sys/kernel/mm/transparent_hugepage/hpage_pmd_size`, else `Hugepagesize` of `/proc/meminfo`, else one PMD
+    /// computed from the page size (a page table page holds `pageSize / 8` entries): 2 MiB with 4 KiB pages,
+    /// 512 MiB with arm64's 64 KiB pages.
+    public static let hugePageSize: Int = {
+        if let text = try? ProcFile.read("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"),
+           let bytes = Int(text.filter(\.isNumber)), bytes > 0 {
+            return bytes
+        }
+        if let text = try? ProcFile.read("/proc/meminfo"),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Hugepagesize:") }),
+           let kib = Int(line.filter(\.isNumber)), kib > 0 {
+            return kib * 1024
+        }
+        return pageSize * (pageSize / 8)
+    }()
 
     /// Maps `byteCount` bytes of private anonymous, read-write memory.
     ///

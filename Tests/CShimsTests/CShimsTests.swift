@@ -1,5 +1,6 @@
 import CShims
 import Glibc
+import MemProbeTestSupport
 import Testing
 
 /// Return values and errno of the C shims, checked against what the kernel and glibc document.
@@ -7,9 +8,10 @@ import Testing
 struct CShimsTests {
     let page = Int(cshims_page_size())
 
-    @Test func pageSizeIs4KiBAndMatchesSysconf() {
-        #expect(page == 4096)
+    @Test func pageSizeMatchesSysconfAndIsAPowerOfTwo() {
+        // 4 KiB on x86_64, 4/16/64 KiB on arm64: never assumed.
         #expect(page == sysconf(Int32(_SC_PAGESIZE)))
+        #expect(page >= 4096 && page & (page - 1) == 0)
     }
 
     @Test func mmapAndMunmap() {
@@ -33,10 +35,10 @@ struct CShimsTests {
         let base = p!
         defer { _ = cshims_munmap(base, 4 * page) }
         base.initializeMemory(as: UInt8.self, repeating: 1, count: 4 * page)
-        #expect(cshims_madvise(base + 1, page, CSHIMS_MADV_DONTNEED) == EINVAL)  // unaligned
+        #expect(cshims_madvise(base + 1, page, cshims_madv_dontneed) == EINVAL)  // unaligned
         #expect(cshims_madvise(base, page, 9999) == EINVAL)  // unknown advice
-        #expect(cshims_madvise(base, page, CSHIMS_MADV_FREE) == 0)
-        #expect(cshims_madvise(base, page, CSHIMS_MADV_DONTNEED) == 0)
+        #expect(cshims_madvise(base, page, cshims_madv_free) == 0)
+        #expect(cshims_madvise(base, page, cshims_madv_dontneed) == 0)
         #expect(base.load(as: UInt8.self) == 0)  // DONTNEED'd private anon reads back zero
         #expect(base.load(fromByteOffset: page, as: UInt8.self) == 1)  // the next page is untouched
     }
@@ -55,13 +57,10 @@ struct CShimsTests {
         #expect(cshims_mincore(base, 4 * page, &vec) == ENOMEM)  // no longer mapped
     }
 
-    @Test func mallinfo2SeesAMalloc() throws {
+    @Test(.enabled(if: !TestEnvironment.isSanitized, "the sanitizer replaces malloc: glibc's heap never sees the block"))
+    func mallinfo2SeesAMalloc() throws {
         // A 64 MiB request is served by mmap: hblkhd rises by at least that much. Other tests allocate in
         // parallel, so retry a few times before calling it a failure.
-        if sanitized {
-            print("SKIP: mallinfo2 check under a sanitizer (it replaces malloc, glibc's heap never sees the block)")
-            return
-        }
         let size = 64 << 20
         var grew = false
         for _ in 0..<3 where !grew {
@@ -91,7 +90,6 @@ struct CShimsTests {
 
     @Test func numaShims() throws {
         guard cshims_numa_available() == 1 else {
-            print("SKIP: NUMA not available")
             #expect(cshims_numa_max_node() == -1)
             return
         }
@@ -122,11 +120,8 @@ struct CShimsTests {
         }
     }
 
-    @Test func unwindShims() {
-        guard cshims_unwind_load() == 0 else {
-            print("SKIP: libunwind.so.8 not installed")
-            return
-        }
+    @Test(.enabled(if: cshims_unwind_load() == 0, "libunwind.so.8 is not installed"))
+    func unwindShims() {
         var frames = [UnsafeMutableRawPointer?](repeating: nil, count: 64)
         let n = cshims_unwind_backtrace(&frames, 64)
         #expect(n >= 3)
@@ -142,3 +137,20 @@ struct CShimsTests {
 /// True under ASan or TSan: they replace malloc and interpose the unwinder, so glibc-specific checks do not apply.
 private let sanitized = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
     || dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
+
+@Suite("CShims constants")
+struct CShimsConstantsTests {
+    /// The exported values are the system headers' (as Glibc's Swift import sees them), and the Swift layer uses them.
+    @Test func madviseConstantsComeFromTheHeaders() {
+        #expect(cshims_madv_dontneed == MADV_DONTNEED)
+        #expect(cshims_madv_free == MADV_FREE)
+        #expect(cshims_madv_hugepage == MADV_HUGEPAGE)
+        #expect(cshims_madv_nohugepage == MADV_NOHUGEPAGE)
+        #expect(cshims_madv_cold == MADV_COLD)
+        #expect(cshims_madv_pageout == MADV_PAGEOUT)
+        #expect(cshims_madv_populate_read == MADV_POPULATE_READ)
+        #expect(cshims_madv_populate_write == MADV_POPULATE_WRITE)
+        #expect(cshims_madv_willneed == MADV_WILLNEED)
+        #expect(cshims_madv_normal == MADV_NORMAL)
+    }
+}

@@ -4,6 +4,7 @@
 import MemProbeArena
 import MemProbeSystem
 import Testing
+import MemProbeTestSupport
 
 /// The API a background governor uses: live-arena registry, next deadline, bounded releaseIdle (checked with mincore).
 @Suite struct ArenaBackgroundAPITests {

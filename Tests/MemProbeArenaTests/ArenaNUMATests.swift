@@ -2,6 +2,7 @@ import Foundation
 import MemProbeArena
 import MemProbeSystem
 import Testing
+import MemProbeTestSupport
 
 /// An arena's NUMA policy and per-node residency, against the kernel: `/proc/self/numa_maps` shows the policy of
 /// the arena's region, `move_pages` the node of each page, `mincore` the residency.

@@ -4,16 +4,8 @@
 
 import MemProbeArena
 import MemProbeSystem
+import MemProbeTestSupport
 import Testing
-
-/// Checks the invariants every published snapshot must satisfy.
-func expectInvariants(_ s: ArenaStats, sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(s.alloc >= 0 && s.alloc <= s.heapInuse, "Alloc ≤ HeapInuse: \(s)", sourceLocation: sourceLocation)
-    #expect(s.heapInuse + s.heapIdle == s.sys, "HeapInuse + HeapIdle = Sys: \(s)", sourceLocation: sourceLocation)
-    #expect(s.heapReleased == s.heapReleasedLazy + s.heapReleasedDiscarded, "\(s)", sourceLocation: sourceLocation)
-    #expect(s.heapReleased <= s.heapIdle, "HeapReleased ≤ HeapIdle: \(s)", sourceLocation: sourceLocation)
-    #expect(s.heapReleasedLazy >= 0 && s.heapReleasedDiscarded >= 0 && s.heapIdle >= 0, "\(s)", sourceLocation: sourceLocation)
-}
 
 /// Invariants that need the kernel: mincore-resident ≤ Sys − discarded.
 func expectResidencyInvariant(_ arena: PageArena, sourceLocation: SourceLocation = #_sourceLocation) throws {
@@ -22,17 +14,7 @@ func expectResidencyInvariant(_ arena: PageArena, sourceLocation: SourceLocation
     #expect(resident <= s.sys - s.heapReleasedDiscarded, "resident \(resident) > Sys − discarded: \(s)", sourceLocation: sourceLocation)
 }
 
-let MiB = 1 << 20
 let pageSize = VirtualMemory.pageSize
-
-/// Writes one byte per page (a read would only map the zero page).
-func touch(_ p: UnsafeMutableRawPointer, _ bytes: Int, value: UInt8 = 1) {
-    var off = 0
-    while off < bytes {
-        p.storeBytes(of: value, toByteOffset: off, as: UInt8.self)
-        off += pageSize
-    }
-}
 
 /// `/proc/self/smaps` fields summed over the VMAs that overlap [start, end): the kernel's view of exactly the
 /// arena's memory, unaffected by other tests allocating in this process at the same time.

@@ -4,6 +4,7 @@
 import MemProbeArena
 import MemProbeSystem
 import Testing
+import MemProbeTestSupport
 
 /// The background drainer (issue 13 §2) and the opt-in dirty-page reserve (issue 13 §3), checked through the
 /// published stats (lock-free reads that do no release work) and `mincore`; no `performDeferredWork()` anywhere.

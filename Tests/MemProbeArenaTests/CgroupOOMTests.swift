@@ -3,6 +3,7 @@
 #endif
 import MemProbeArena
 import MemProbeSystem
+import MemProbeTestSupport
 import Testing
 
 /// Under a 700 MiB memory cgroup, a child process writes 512 MiB through an arena, frees it, then the process
@@ -38,23 +39,13 @@ import Testing
         }
     }
 
-    static func underSanitizer() -> Bool {
-        // Sanitizer shadow memory is charged to the cgroup too and breaks the limit arithmetic.
-        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
-            || dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
-    }
 
-    @Test(arguments: [ReleaseStrategy.retain, .lazyFree, .dontNeed])
+    @Test(
+        .enabled(if: TestEnvironment.canManageCgroups, "needs root and a writable memory cgroup"),
+        .enabled(if: !TestEnvironment.isSanitized, "a sanitizer's shadow memory is charged to the cgroup"),
+        arguments: [ReleaseStrategy.retain, .lazyFree, .dontNeed])
     func freedMemoryUnderACgroupLimit(_ strategy: ReleaseStrategy) throws {
-        let support = MemoryCgroup.managementSupport()
-        guard let parent = support.parent else {
-            print("SKIP: cgroup OOM test: \(support)")
-            return
-        }
-        if Self.underSanitizer() {
-            print("SKIP: cgroup OOM test under a sanitizer (its shadow memory is charged to the cgroup)")
-            return
-        }
+        let parent = try #require(TestEnvironment.cgroupSupport.parent)
         let name = "memprobe-arena-oom-\(getpid())-\(strategy)"
         let cgroup = try parent.createChild(named: name, limitBytes: Self.limit)
         defer {

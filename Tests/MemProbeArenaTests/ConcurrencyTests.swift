@@ -1,6 +1,7 @@
 import Foundation
 import MemProbeArena
 import Synchronization
+import MemProbeTestSupport
 import Testing
 
 /// 8 threads allocate, write, verify and free while a 9th reads the published stats and checks the invariants.

@@ -1,6 +1,7 @@
 import MemProbeArena
-import MemProbeSystem
+@testable import MemProbeSystem
 import SystemPackage
+import MemProbeTestSupport
 import Testing
 
 /// Errno injection through `SyscallMock` (debug builds): typed errors, and the arena stays consistent and usable.
@@ -86,7 +87,13 @@ import Testing
         let mock = SyscallMock()
         mock.fail(.munmap, with: .noMemory)  // e.g. vm.max_map_count reached when splitting a mapping
         SyscallMock.$current.withValue(mock) {
-            #expect(throws: ArenaError.self) { try arena.release(using: .unmap) }
+            // A failed munmap is a failed system call, not an allocation that ran out of memory.
+            let error = #expect(throws: ArenaError.self) { try arena.release(using: .unmap) }
+            guard case .systemCallFailed(.system(let call)) = error else {
+                Issue.record("expected systemCallFailed(munmap), got \(String(describing: error))")
+                return
+            }
+            #expect(call.call.contains("munmap") && call.errno == .noMemory, "\(call)")
         }
         #expect(arena.stats.sys == before.sys && arena.stats.heapIdle == before.heapIdle)
         try arena.release(using: .unmap)

@@ -3,6 +3,7 @@
 #endif
 import MemProbeArena
 import MemProbeSystem
+import MemProbeTestSupport
 import Testing
 
 /// Process-wide settings (an environment variable, RLIMIT_AS) tested in a forked child so they never leak into
@@ -46,10 +47,6 @@ import Testing
         return 254
     }
 
-    static func underSanitizer() -> Bool {
-        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
-            || dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
-    }
 
     static func environmentCheck() -> Int32 {
         setenv("MEMPROBE_RELEASE", "decay:250ms", 1)
@@ -68,13 +65,10 @@ import Testing
         return 0
     }
 
-    @Test func environmentVariableSelectsOrRejects() {
-        if Self.underSanitizer() {
-            // Under TSan the forked child inherited a runtime lock held by another test thread in most runs (the
-            // retry then costs 10 s per hang); the parsing itself is covered by ReleaseStrategyTests in every pass.
-            print("SKIP: MEMPROBE_RELEASE test in a forked child under a sanitizer (fork of a threaded process)")
-            return
-        }
+    // Under TSan the forked child inherited a runtime lock held by another test thread in most runs (the retry
+    // then costs 10 s per hang); the parsing itself is covered by ReleaseStrategyTests in every pass.
+    @Test(.enabled(if: !TestEnvironment.isSanitized, "fork of a threaded process under a sanitizer"))
+    func environmentVariableSelectsOrRejects() {
         unsetenv("MEMPROBE_RELEASE_UNUSED")  // warm up libc env code in the parent
         // …and every parsing path the child takes (first use instantiates runtime metadata under a global once).
         for text in ["decay:250ms", "", "madvdontneed=1", "dontNeed"] { _ = try? ReleaseStrategy(parsing: text) }
@@ -108,11 +102,8 @@ import Testing
         return 0
     }
 
-    @Test func rlimitASIsOutOfMemoryAndTheArenaStaysUsable() {
-        if Self.underSanitizer() {
-            print("SKIP: RLIMIT_AS test under a sanitizer (its shadow mappings need the address space)")
-            return
-        }
+    @Test(.enabled(if: !TestEnvironment.isSanitized, "a sanitizer's shadow mappings need the address space RLIMIT_AS takes"))
+    func rlimitASIsOutOfMemoryAndTheArenaStaysUsable() {
         // Warm up the same paths in the parent (no limit here).
         let warm = PageArena(strategy: .dontNeed, configuration: .init(regionSize: 64 * MiB))
         if let p = try? warm.allocate(byteCount: 8 * MiB) { warm.deallocate(p, byteCount: 8 * MiB) }

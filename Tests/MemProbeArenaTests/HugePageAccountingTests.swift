@@ -1,5 +1,6 @@
 import MemProbeArena
 import MemProbeSystem
+import MemProbeTestSupport
 import Testing
 
 /// Huge-page mode must not strand memory: once everything is freed, `release()` gives back every idle byte, and the

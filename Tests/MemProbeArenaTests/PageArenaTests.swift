@@ -1,5 +1,6 @@
 import MemProbeArena
 import MemProbeSystem
+import MemProbeTestSupport
 import Testing
 
 @Suite struct PageArenaTests {
@@ -238,5 +239,62 @@ import Testing
         arena.deallocate(b, byteCount: MiB)
         #expect(try arena.release(using: .dontNeed).releasedBytes == 2 * MiB)
         #expect(arena.stats.heapReleased == arena.stats.heapIdle)
+    }
+}
+
+@Suite("PageArena zeroed allocation")
+struct ZeroedAllocationTests {
+    @Test("zeroed memory reads zero after dirty reuse; large runs are discarded (counted), small ones written")
+    func zeroedAfterReuse() throws {
+        let arena = PageArena(strategy: .retain, configuration: .init(regionSize: 8 * MiB))
+        let size = 2 * MiB
+        let p = try arena.allocate(byteCount: size)
+        p.initializeMemory(as: UInt8.self, repeating: 0xAB, count: size)
+        arena.deallocate(p, byteCount: size)  // retain: the run stays dirty, full of 0xAB
+        let before = arena.stats
+        let z = try arena.allocateZeroed(byteCount: size)
+        #expect(z == p, "the dirty run is reused")
+        let bytes = UnsafeRawBufferPointer(start: z, count: size)
+        #expect(bytes.allSatisfy { $0 == 0 })
+        let s = arena.stats
+        #expect(s.zeroedAllocations == before.zeroedAllocations + 1 && s.zeroedBytes == before.zeroedBytes + size)
+        #expect(s.zeroedByDiscardBytes - before.zeroedByDiscardBytes == size, "whole pages discarded, not written")
+        #expect(s.madviseCalls == before.madviseCalls + 1)
+        expectInvariants(s)
+        // Independent check: the discarded pages left RSS (mincore), they are not resident until touched.
+        let start = UInt(bitPattern: z)
+        #expect((smapsFields(overlapping: start, start + UInt(size))["Rss"] ?? 0) <= size / 2)
+        arena.deallocate(z, byteCount: size)
+        let small = try arena.allocate(byteCount: 100)
+        small.initializeMemory(as: UInt8.self, repeating: 0xCD, count: 100)
+        arena.deallocate(small, byteCount: 100)
+        let z2 = try arena.allocateZeroed(byteCount: 100)
+        #expect(UnsafeRawBufferPointer(start: z2, count: 100).allSatisfy { $0 == 0 })
+        #expect(arena.stats.zeroedByDiscardBytes == s.zeroedByDiscardBytes, "small: written, not discarded")
+        arena.deallocate(z2, byteCount: 100)
+    }
+
+    @Test("a huge-page arena discards only whole huge pages", .enabled(if: TestEnvironment.transparentHugePages, "THP off"))
+    func hugePageSafe() throws {
+        let huge = VirtualMemory.hugePageSize
+        let arena = PageArena(strategy: .retain, configuration: .init(regionSize: 8 * huge, hugePages: true))
+        let size = huge + 3 * VirtualMemory.pageSize
+        let z = try arena.allocateZeroed(byteCount: size)
+        #expect(UnsafeRawBufferPointer(start: z, count: size).allSatisfy { $0 == 0 })
+        #expect(arena.stats.zeroedByDiscardBytes % huge == 0)
+        arena.deallocate(z, byteCount: size)
+    }
+
+    @Test("StatsPublisher publishes every ArenaStats field (one list: the struct)")
+    func publisherCoversEveryField() throws {
+        #expect(MemoryLayout<ArenaStats>.size == ArenaStats.fields.count * MemoryLayout<Int>.stride)
+        let offsets = ArenaStats.fields.map { MemoryLayout<ArenaStats>.offset(of: $0) }
+        #expect(Set(offsets).count == offsets.count)
+        let arena = PageArena(strategy: .dontNeed)
+        let z = try arena.allocateZeroed(byteCount: 1 << 20)
+        arena.deallocate(z, byteCount: 1 << 20)
+        // Every figure the arena changed is visible through the lock-free snapshot.
+        let s = arena.stats
+        #expect(s.zeroedAllocations == 1 && s.zeroedBytes == 1 << 20 && s.mmapCalls >= 1 && s.alloc == 0)
     }
 }

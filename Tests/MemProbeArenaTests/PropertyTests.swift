@@ -1,6 +1,7 @@
 import MemProbeArena
 import MemProbeSystem
 import PropertyBased
+import MemProbeTestSupport
 import Testing
 
 /// Random alloc/free/release sequences against a simple model (live allocations and their bytes),

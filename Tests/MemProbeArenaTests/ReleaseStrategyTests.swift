@@ -1,4 +1,5 @@
 import MemProbeArena
+import MemProbeTestSupport
 import Testing
 
 @Suite struct ReleaseStrategyTests {

@@ -5,6 +5,7 @@ import MemProbeArena
 import MemProbeSystem
 import Synchronization
 import Testing
+import MemProbeTestSupport
 
 /// Runs `bodies` on POSIX threads at once and joins them (pthread_join returns after the thread's TLS
 /// destructors, i.e. after its thread caches were flushed).

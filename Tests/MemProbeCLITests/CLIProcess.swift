@@ -2,6 +2,7 @@
 @preconcurrency import Glibc
 #endif
 import Foundation
+import MemProbeTestSupport
 
 /// Runs the built `memprobe` binary (next to the test bundle) and captures its output.
 enum CLIProcess {
@@ -9,6 +10,8 @@ enum CLIProcess {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// The run hit its timeout and was SIGKILLed.
+        var timedOut = false
     }
 
     /// The `memprobe` executable SwiftPM built beside this test bundle.
@@ -23,9 +26,13 @@ enum CLIProcess {
         return dir.appendingPathComponent("memprobe")
     }
 
-    /// Runs `memprobe args…`, optionally through a wrapper command (e.g. `setpriv …`).
-    static func run(_ args: [String], wrapper: [String] = [], environment: [String: String]? = nil,
-                    currentDirectory: URL? = nil) throws -> Result {
+    /// Runs `memprobe args…`, optionally through a wrapper command (e.g. `setpriv …`). With a `timeout` (seconds),
+    /// a run that has not ended by then is SIGKILLed and reported with `timedOut` (an endless loop must fail the
+    /// test, not hang the suite).
+    static func run(
+        _ args: [String], wrapper: [String] = [], environment: [String: String]? = nil, timeout: Double? = nil,
+        currentDirectory: URL? = nil
+    ) throws -> Result {
         let p = Process()
         if let currentDirectory { p.currentDirectoryURL = currentDirectory }
         if wrapper.isEmpty {
@@ -47,10 +54,19 @@ enum CLIProcess {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        var timedOut = false
+        if let timeout {
+            let deadline = Date().addingTimeInterval(timeout)
+            while p.isRunning && Date() < deadline { usleep(20_000) }
+            if p.isRunning {
+                timedOut = true
+                kill(p.processIdentifier, SIGKILL)
+            }
+        }
         p.waitUntilExit()
         try out.close(); try err.close()
         let outData = try Data(contentsOf: outURL), errData = try Data(contentsOf: errURL)
         return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+                      stderr: String(decoding: errData, as: UTF8.self), timedOut: timedOut)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import MemProbeArena
 import MemProbeProfile
 import Testing
+import MemProbeTestSupport
 
 @inline(never)
 func allocateForProfileCLITest(_ arena: PageArena) throws -> [UnsafeMutableRawPointer] {

@@ -4,6 +4,7 @@
 import Foundation
 import MemProbe
 import Testing
+import MemProbeTestSupport
 
 /// `memprobe-demo` as a real child process: the governor's effect on its RSS (statm, read by this test while the
 /// demo runs), `memprobe snapshot <pid>` of its published arenas, another user's view, and its soft limit inside a

@@ -3,6 +3,7 @@
 #endif
 import Foundation
 import Testing
+import MemProbeTestSupport
 
 /// `memprobe snapshot` per-node resident bytes (numa_maps), checked against the target's own numa_maps and Rss.
 @Suite struct SnapshotNUMACLITests {

@@ -1,5 +1,6 @@
 import MemProbeArena
 @testable import MemProbeMap
+import MemProbeTestSupport
 import Testing
 
 /// Many maps, one arena, several threads: each map is used by one thread at a time, the arena is shared.
@@ -12,7 +13,7 @@ struct ArenaMapConcurrencyTests {
             for w in 0..<workers {
                 group.addTask {
                     var ok = true
-                    var rng = SplitMix(seed: UInt64(w + 1))
+                    var rng = TestRandom(seed: UInt64(w + 1))
                     // Several small and one larger map per worker, all growing and shrinking at once.
                     var maps = (0..<6).map { _ in ArenaMap<Int, Int>(arena: arena) }
                     var mirrors = Array(repeating: [Int: Int](), count: maps.count)
@@ -59,14 +60,3 @@ struct ArenaMapConcurrencyTests {
 }
 
 /// A tiny deterministic generator (splitmix64), so a failing worker repeats.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

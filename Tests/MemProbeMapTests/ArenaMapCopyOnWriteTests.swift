@@ -1,5 +1,6 @@
 import MemProbeArena
 @testable import MemProbeMap
+import MemProbeTestSupport
 import Testing
 
 @Suite("ArenaMap copy-on-write")

@@ -1,5 +1,6 @@
 import MemProbeArena
 @testable import MemProbeMap
+import MemProbeTestSupport
 import Testing
 
 /// Every stored value is deinitialized exactly once: on overwrite, remove, removeAll, resize, copy and drop.

@@ -1,14 +1,11 @@
 import MemProbeArena
 @testable import MemProbeMap
 import MemProbeSystem
+import MemProbeTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Whether this test process runs under ASan or TSan (tools/test.sh runs both passes).
-let underSanitizer = dlsym(nil, "__asan_init") != nil
-    || dlsym(nil, "__tsan_init") != nil
 
 /// A 1 KiB value, as in the workload (8-byte aligned, so an entry is 1032 bytes).
 struct KiB: Equatable {
@@ -63,7 +60,7 @@ struct ArenaMapMemoryTests {
             #expect(residentDropped <= 2 * MiB)
             // Kernel, whole process (smaps_rollup): Rss rose by about the payload and fell back.
             #expect(filled.rss - start.rss >= Self.valueBytes * 9 / 10, "fill raised Rss by only \((filled.rss - start.rss) / MiB) MiB")
-            if underSanitizer {
+            if TestEnvironment.isSanitized {
                 // ASan/TSan allocators keep other tests' freed memory in quarantine while this runs, so the process
                 // Rss moves for reasons that are not ours: the mincore checks above carry the assertion here.
                 print("dontNeed: under a sanitizer, process-wide Rss checks are informational only")

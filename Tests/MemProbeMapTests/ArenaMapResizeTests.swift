@@ -1,5 +1,6 @@
 import MemProbeArena
 @testable import MemProbeMap
+import MemProbeTestSupport
 import Testing
 
 /// Growth and shrink are spread over operations, and the map's own memory figures agree with the arena's books.

@@ -1,5 +1,6 @@
 import MemProbeArena
 import MemProbeMap
+import MemProbeTestSupport
 import Testing
 
 @Suite struct CoreAPITests {

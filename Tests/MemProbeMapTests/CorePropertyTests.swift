@@ -4,6 +4,7 @@ import PropertyBased
 #if canImport(Glibc)
 import Glibc
 #endif
+import MemProbeTestSupport
 import Testing
 
 /// One step of a random workload, run on ArenaMap and Dictionary side by side.

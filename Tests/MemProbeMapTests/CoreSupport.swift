@@ -1,6 +1,7 @@
 import MemProbeArena
 import MemProbeMap
 import Synchronization
+import MemProbeTestSupport
 import Testing
 
 /// Counts live instances, per test, so parallel tests do not disturb each other.
@@ -67,10 +68,7 @@ struct CoreKiB: Equatable {
 
 /// The arena's own invariants (design §2).
 func coreExpectArenaInvariants(_ arena: PageArena, sourceLocation: SourceLocation = #_sourceLocation) {
-    let s = arena.stats
-    #expect(s.alloc <= s.heapInuse, "Alloc ≤ HeapInuse", sourceLocation: sourceLocation)
-    #expect(s.heapInuse + s.heapIdle == s.sys, "HeapInuse + HeapIdle = Sys", sourceLocation: sourceLocation)
-    #expect(s.heapReleased <= s.heapIdle, "HeapReleased ≤ HeapIdle", sourceLocation: sourceLocation)
+    expectArenaInvariants(arena, sourceLocation: sourceLocation)
 }
 
 /// The map's contents equal the dictionary's, through every read API.

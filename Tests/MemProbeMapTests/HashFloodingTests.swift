@@ -1,6 +1,7 @@
 import MemProbeArena
 @testable import MemProbeMap
 import Testing
+import MemProbeTestSupport
 
 /// Issue 13 §1: Int keys hash with a keyed mix (the seeds folded into the multiplies), the seeds never show through
 /// the public API or reflection, and storages re-seed when emptied.

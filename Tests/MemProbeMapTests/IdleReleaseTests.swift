@@ -2,6 +2,7 @@ import MemProbeArena
 @testable import MemProbeMap
 import MemProbeSystem
 import Testing
+import MemProbeTestSupport
 
 /// Issue 13 §2: emptying or dropping a large map gives its memory back to the kernel within a short bounded time
 /// with NO further call by the application (no `performDeferredWork()`, no governor): the arena's background
@@ -38,7 +39,7 @@ struct IdleReleaseTests {
             #expect(s.heapIdle == s.heapReleased, "idle pages still not released after \(waited) s: \(s)")
             #expect(s.alloc == 0)
             #expect(resident <= 2 * MiB, "\(resident) bytes of the arena still resident")
-            if !underSanitizer {
+            if !TestEnvironment.isSanitized {
                 #expect(rss <= start + processSlack, "Rss start + \((rss - start) >> 10) KiB")
             }
             expectArenaInvariants(arena)
@@ -66,7 +67,7 @@ struct IdleReleaseTests {
             print("removeAll() of 64 Ki × 1 KiB: drained in \(waited) s; arena resident \(resident >> 10) KiB; Rss start+\((rss - start) >> 10) KiB")
             #expect(arena.stats.heapIdle == arena.stats.heapReleased)
             #expect(resident <= 2 * MiB)
-            if !underSanitizer { #expect(rss <= start + processSlack) }
+            if !TestEnvironment.isSanitized { #expect(rss <= start + processSlack) }
         }
     }
 }

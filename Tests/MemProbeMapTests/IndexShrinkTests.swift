@@ -1,6 +1,7 @@
 import MemProbeArena
 import MemProbeMap
 import Testing
+import MemProbeTestSupport
 
 /// Issue 13 §4: once a shrunken map is stable its index is ≤ 2× the index of a fresh map with the same count,
 /// reached incrementally, and a map that hovers at a shrink boundary does not resize back and forth.

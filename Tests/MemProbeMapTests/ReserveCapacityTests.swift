@@ -1,6 +1,7 @@
 import MemProbeArena
 import MemProbeMap
 import Testing
+import MemProbeTestSupport
 
 /// Issue 11: `reserveCapacity` faults in the pages it reserves (MADV_POPULATE_WRITE), so the inserts that follow do
 /// not take one page fault per 4 KiB. Checked with `mincore` (the arena's `residentBytes()`).

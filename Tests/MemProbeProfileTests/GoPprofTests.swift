@@ -1,6 +1,7 @@
 import MemProbeArena
 @testable import MemProbeProfile
 import Testing
+import MemProbeTestSupport
 
 @inline(never)
 func allocateForGoPprofTest(_ arena: PageArena) throws -> [UnsafeMutableRawPointer] {

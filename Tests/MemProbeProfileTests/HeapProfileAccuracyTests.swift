@@ -2,6 +2,7 @@ import MemProbeArena
 import MemProbeMap
 @testable import MemProbeProfile
 import Testing
+import MemProbeTestSupport
 
 /// 64-byte map values: a map's chunks grow with its entries.
 struct Payload: Equatable {

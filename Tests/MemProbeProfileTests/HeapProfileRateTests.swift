@@ -2,6 +2,7 @@ import MemProbeArena
 import MemProbeSystem
 @testable import MemProbeProfile
 import Testing
+import MemProbeTestSupport
 
 @Suite("Heap profile rate and status")
 struct HeapProfileRateTests {

@@ -1,6 +1,7 @@
 import MemProbeArena
 @testable import MemProbeProfile
 import Testing
+import MemProbeTestSupport
 
 /// A small profile exercising every field the encoder writes.
 func sampleProfile() -> PprofProfile {

@@ -2,9 +2,7 @@ import Foundation
 import MemProbeArena
 @testable import MemProbeProfile
 import Testing
-
-let MiB = 1 << 20
-let KiB = 1 << 10
+import MemProbeTestSupport
 
 /// Where test profiles go (each test writes its own file; `go tool pprof` reads every one).
 let profileDirectory: String = {

@@ -2,6 +2,7 @@ import Foundation
 import MemProbeArena
 @testable import MemProbeProfile
 import Testing
+import MemProbeTestSupport
 
 @inline(never)
 func churnProfileTest(_ arena: PageArena, thread: Int, rounds: Int) -> Int {

@@ -1,5 +1,6 @@
 import MemProbe
 import Testing
+import MemProbeTestSupport
 
 /// `MemStats.capture(mode: .fast)` for a service: arena figures from the lock-free copy, no mincore, no mallinfo2.
 @Suite struct FastSnapshotTests {

@@ -7,6 +7,7 @@ import CoreMetrics
 import MetricsTestKit
 import ServiceLifecycle
 import Testing
+import MemProbeTestSupport
 
 /// The governor in this process, checked against mincore, statm and the arena's books. Serialized: the tests move
 /// this process's RSS and share its published file.
@@ -109,7 +110,7 @@ import Testing
         #expect(s.lastOverrun?.limitBytes == MemoryLimitSetting.minimumBytes)
         #expect((s.lastOverrun?.watchedBytes ?? 0) > bytes)
         let share = Double(s.cpuNanoseconds - warm.cpuNanoseconds) / Double(s.runNanoseconds - warm.runNanoseconds)
-        if !underSanitizer { #expect(share <= 0.01, "governor CPU \(share * 100) % of a core while backing off") }
+        if !TestEnvironment.isSanitized { #expect(share <= 0.01, "governor CPU \(share * 100) % of a core while backing off") }
     }
 
     /// Metrics read with swift-metrics' test kit equal the arena's books and the kernel's figures.

@@ -3,6 +3,7 @@
 #endif
 import MemProbe
 import Testing
+import MemProbeTestSupport
 
 @Suite struct MemoryLimitParsingTests {
     @Test(arguments: [

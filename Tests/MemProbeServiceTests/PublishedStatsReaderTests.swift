@@ -3,6 +3,7 @@
 #endif
 import MemProbe
 import Testing
+import MemProbeTestSupport
 
 /// The published-stats reader on valid, truncated, corrupt, wrong-version and hostile bytes: a clear error, never a crash.
 @Suite struct PublishedStatsReaderTests {

@@ -2,17 +2,7 @@
 @preconcurrency import Glibc
 #endif
 import MemProbe
-
-let MiB = 1 << 20
-
-/// Writes one byte per page so the pages are resident.
-func touch(_ p: UnsafeMutableRawPointer, _ bytes: Int) {
-    var i = 0
-    while i < bytes {
-        p.storeBytes(of: 1, toByteOffset: i, as: UInt8.self)
-        i += VirtualMemory.pageSize
-    }
-}
+import MemProbeTestSupport
 
 /// Runs `governor` in a task while `body` runs, then cancels it and waits for it to stop.
 func withRunningGovernor<T>(_ governor: MemoryGovernor, _ body: () async throws -> T) async throws -> T {
@@ -38,11 +28,6 @@ func eventually(within timeout: Duration, _ condition: () throws -> Bool) async 
     }
     return try condition()
 }
-
-/// Whether this test process runs under ASan or TSan (their shadow memory moves RSS and CPU figures).
-let underSanitizer: Bool =
-    dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
-    || dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
 
 /// A governor configuration for tests: fast ticks, no publishing unless asked, explicit limit (never the env).
 func testConfiguration(limit: MemoryLimitSetting = .off, arenas: [PageArena]?, publish: Bool = false) -> MemoryGovernor.Configuration {

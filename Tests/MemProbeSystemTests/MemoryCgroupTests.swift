@@ -1,4 +1,5 @@
 import Foundation
+import MemProbeTestSupport
 import Testing
 
 @testable import MemProbeSystem
@@ -99,6 +100,25 @@ struct MemoryCgroupParsingTests {
         #expect(throws: MemoryCgroupError.processNotFound(pid: 999_999_99)) { try MemoryCgroup.of(pid: 999_999_99) }
     }
 
+    @Test("a directory that is not a memory cgroup is named as such (no invented pid 0)")
+    func notAMemoryCgroup() {
+        #expect(throws: MemoryCgroupError.notAMemoryCgroup(directory: "/tmp")) { try MemoryCgroup(directory: "/tmp") }
+    }
+
+    @Test("cgroup changes go through the system layer's choke points (a mocked mkdir failure is reported as such)")
+    func cgroupWritesAreMockable() {
+        let cg = MemoryCgroup(version: .v1, directory: "/nonexistent")
+        let mock = SyscallMock()
+        mock.fail(.mkdir, with: .readOnlyFileSystem)
+        SyscallMock.$current.withValue(mock) {
+            #expect(throws: MemoryCgroupError.file(
+                path: "/nonexistent/x", SystemCallError(call: "mkdir", errno: .readOnlyFileSystem))) {
+                try cg.createChild(named: "x", limitBytes: nil)
+            }
+        }
+        #expect(mock.injected(.mkdir) == 1)
+    }
+
     @Test func invalidChildNamesAreRejected() throws {
         let cg = MemoryCgroup(version: .v1, directory: "/nonexistent")
         for name in ["", ".", "..", "a/b"] {
@@ -107,13 +127,10 @@ struct MemoryCgroupParsingTests {
     }
 }
 
-@Suite("MemoryCgroup of this process")
+@Suite("MemoryCgroup of this process", .enabled(if: TestEnvironment.hasMemoryCgroup, "this process has no memory cgroup"))
 struct MemoryCgroupOwnTests {
     static let own: MemoryCgroup? = {
-        do { return try MemoryCgroup.current() } catch {
-            print("SKIP: this process has no memory cgroup: \(error)")
-            return nil
-        }
+        try? MemoryCgroup.current()
     }()
 
     @Test func detectsTheOwnCgroupFromProcSelfCgroup() throws {
@@ -276,18 +293,12 @@ private final class AllocatingChild {
     }
 }
 
-@Suite("MemoryCgroup management (root)")
+@Suite("MemoryCgroup management (root)", .enabled(if: TestEnvironment.canManageCgroups, "needs root and a writable memory cgroup"))
 struct MemoryCgroupManagementTests {
-    @Test func childCgroupChargesAndOOMKills() throws {
-        let support = MemoryCgroup.managementSupport()
-        guard let parent = support.parent else {
-            print("SKIP: \(support)")
-            return
-        }
-        guard let python = AllocatingChild.python else {
-            print("SKIP: no python3 to allocate memory in a child")
-            return
-        }
+    @Test(.enabled(if: AllocatingChild.python != nil, "no python3 to allocate memory in a child"))
+    func childCgroupChargesAndOOMKills() throws {
+        let parent = try #require(TestEnvironment.cgroupSupport.parent)
+        let python = try #require(AllocatingChild.python)
         let limit = 64 << 20
         let cg = try parent.createChild(named: "memprobe-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))", limitBytes: limit)
         defer { try? cg.remove() }
@@ -326,11 +337,7 @@ struct MemoryCgroupManagementTests {
     }
 
     @Test func setLimitAndReject() throws {
-        let support = MemoryCgroup.managementSupport()
-        guard let parent = support.parent else {
-            print("SKIP: \(support)")
-            return
-        }
+        let parent = try #require(TestEnvironment.cgroupSupport.parent)
         let name = "memprobe-test-limit-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let cg = try parent.createChild(named: name, limitBytes: nil)
         defer { try? cg.remove() }

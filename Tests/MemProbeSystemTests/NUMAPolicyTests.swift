@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import MemProbeSystem
+import MemProbeTestSupport
 
 /// NUMA policies applied with mbind, checked against the kernel's own view (`/proc/self/numa_maps` names each
 /// mapping's policy and counts its pages per node), and libnuma loaded at run time.

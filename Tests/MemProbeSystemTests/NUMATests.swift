@@ -1,15 +1,13 @@
 import CShims
 import Foundation
+import MemProbeTestSupport
 import Testing
 
 @testable import MemProbeSystem
 
-@Suite("NUMA")
+@Suite("NUMA", .enabled(if: NUMA.isAvailable, "NUMA is not available on this system"))
 struct NUMATests {
-    static let available: Bool = {
-        if !NUMA.isAvailable { print("SKIP: NUMA is not available on this system") }
-        return NUMA.isAvailable
-    }()
+    static let available = NUMA.isAvailable
 
     @Test func nodeZeroExistsAndMatchesSysfs() throws {
         guard Self.available else { return }
@@ -88,7 +86,7 @@ struct NUMATests {
         #expect(String(describing: NUMAError.noSuchNode(max + 1, maxNode: max)).contains("does not exist"))
     }
 
-    @Test(.enabled(if: NUMA.nodes.count >= 2, "cross-node binding needs 2 NUMA nodes; this machine has \(NUMA.nodes.count)"))
+    @Test(.enabled(if: TestEnvironment.numaNodes >= 2, "cross-node binding needs 2 NUMA nodes; this machine has \(TestEnvironment.numaNodes)"))
     func bindAcrossTwoNodes() throws {
         let nodes = NUMA.nodes
         let pageSize = VirtualMemory.pageSize

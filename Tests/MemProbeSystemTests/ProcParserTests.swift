@@ -1,4 +1,5 @@
 import Foundation
+import MemProbeTestSupport
 import Testing
 
 @testable import MemProbeSystem

@@ -1,5 +1,6 @@
 import Foundation
 import SystemPackage
+import MemProbeTestSupport
 import Testing
 
 @testable import MemProbeSystem
@@ -51,16 +52,7 @@ private func smapsOfMapping(at address: UnsafeMutableRawPointer) -> [String: Int
     return fields
 }
 
-private func touch(_ p: UnsafeMutableRawPointer, _ n: Int) {
-    var i = 0
-    while i < n {
-        p.storeBytes(of: UInt8(1), toByteOffset: i, as: UInt8.self)
-        i += VirtualMemory.pageSize
-    }
-}
 
-/// ASan and TSan replace malloc, so glibc's heap (mallinfo2, malloc_trim) does not see the test's blocks.
-private let underSanitizer = dlsym(nil, "__asan_init") != nil || dlsym(nil, "__tsan_init") != nil
 
 private func rollupSelf() throws -> SmapsRollup { try SmapsRollup.read(pid: nil) }
 
@@ -109,7 +101,7 @@ struct ProcessMemoryKernelTests {
         // Process-wide deltas only in the plain pass: under a sanitizer, shadow memory and the arenas' background
         // drainer (still releasing what earlier suites freed) move the process's Rss between the two readings (a TSan
         // run saw −5.7 MiB). The mapping's own smaps entry and mincore below are asserted in every pass.
-        if !underSanitizer {
+        if !TestEnvironment.isSanitized {
             #expect(r1.rss! - r0.rss! >= size - slack)
             #expect(r1.anonymous! - r0.anonymous! >= size - slack)
         }
@@ -170,7 +162,8 @@ struct ProcessMemoryKernelTests {
         #expect(after - before >= size - slack)
     }
 
-    @Test func mallocTrimLowersRSSOfFragmentedHeap() throws {
+    @Test(.enabled(if: !TestEnvironment.isSanitized, "the sanitizer's allocator replaces glibc malloc: malloc_trim has nothing to release"))
+    func mallocTrimLowersRSSOfFragmentedHeap() throws {
         let count = 64 * 1024  // 64 MiB of 1 KiB blocks
         let info0 = MallocHeap.info()
         var blocks = [UnsafeMutableRawPointer?](repeating: nil, count: count)
@@ -180,7 +173,7 @@ struct ProcessMemoryKernelTests {
             blocks[i] = b
         }
         let info1 = MallocHeap.info()
-        if !underSanitizer { #expect(info1.uordblks - info0.uordblks >= 64 * MiB - slack) }
+        if !TestEnvironment.isSanitized { #expect(info1.uordblks - info0.uordblks >= 64 * MiB - slack) }
         for i in 0..<count where i % 64 != 0 {
             free(blocks[i])
             blocks[i] = nil
@@ -189,10 +182,6 @@ struct ProcessMemoryKernelTests {
         defer { for b in blocks where b != nil { free(b) } }
         print("malloc_trim(0) on 64 MiB fragmented (1 in 64 kept): RSS \(result.residentBefore / 1024) → "
             + "\(result.residentAfter / 1024) kB in \(result.nanoseconds / 1000) µs")
-        guard !underSanitizer else {
-            print("SKIP: malloc is the sanitizer's allocator here, glibc's malloc_trim has nothing to release")
-            return
-        }
         // About 15 of every 16 pages hold no live block: expect most of the 63 MiB freed to leave RSS.
         #expect(result.releasedBytes >= 32 * MiB)
         #expect(result.nanoseconds > 0)
@@ -246,19 +235,13 @@ struct ProcessMemoryKernelTests {
         }
     }
 
-    @Test func kernelThreadHasNoAddressSpace() throws {
-        guard (try? ProcStatus.read(pid: 2))?.name == "kthreadd" else {
-            print("SKIP: pid 2 is not kthreadd here (pid namespace)")
-            return
-        }
+    @Test(.enabled(if: (try? ProcStatus.read(pid: 2))?.name == "kthreadd", "pid 2 is not kthreadd here (pid namespace)"))
+    func kernelThreadHasNoAddressSpace() throws {
         expectError(.noAddressSpace(pid: 2)) { () throws(ProcessMemoryError) in try ProcessMemory.read(pid: 2) }
     }
 
-    @Test func nonexistentPid() throws {
-        guard access("/proc/999999", F_OK) != 0 else {
-            print("SKIP: pid 999999 exists")
-            return
-        }
+    @Test(.enabled(if: access("/proc/999999", F_OK) != 0, "pid 999999 exists"))
+    func nonexistentPid() throws {
         expectError(.noSuchProcess(pid: 999999)) { () throws(ProcessMemoryError) in
             try ProcessMemory.read(pid: 999999)
         }
@@ -301,7 +284,7 @@ struct ProcessMemoryKernelTests {
         // Reading the whole smaps allocates its text between the two readings: 10 %. Under ASan/TSan the runtime's
         // shadow memory moves RSS by 100+ MiB within milliseconds, so there the figures are only printed; the
         // plain debug pass asserts the agreement.
-        if underSanitizer {
+        if TestEnvironment.isSanitized {
             print("NOTE: summed smaps Rss \(rss) vs status VmRSS \(vmRSS) (not compared under a sanitizer)")
             #expect(rss > 0)
         } else {
