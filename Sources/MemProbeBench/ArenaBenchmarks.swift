@@ -10,7 +10,7 @@ import MemProbeSystem
 /// - `throughput`: allocate N blocks then free them in a shuffled order, arena vs glibc `malloc`/`free` of the same
 ///   sizes (small blocks and page runs); the arena with `retain` (allocator cost only) and with `dontNeed`
 ///   (what the default strategy costs when every free releases its pages). Best of `--runs` rounds.
-/// - `release`: cost per 4 KiB page of releasing a write-touched range through the arena, per strategy, against the
+/// - `release`: cost per base page of releasing a write-touched range through the arena, per strategy, against the
 ///   raw `madvise`/`munmap` on a range of the same size, interleaved, median of `--runs`. Two arena paths:
 ///   `release(using:)` (one call for the whole idle range) and the free path (`deallocate` releasing its bounded
 ///   share, then `performDeferredWork` calls of the same bound until the backlog is gone). Also in THP mode.
@@ -276,14 +276,14 @@ enum ArenaBenchmarks {
         return p
     }
 
-    /// ns per 4 KiB page of the raw call on a freshly touched range.
+    /// ns per base page of the raw call on a freshly touched range.
     static func timeRaw(_ c: ReleaseCase, bytes: Int) -> Double {
         let p = rawRange(bytes, hugePages: c.hugePages)
         let t0 = monotonicNanoseconds()
         c.raw(p, bytes)
         let ns = monotonicNanoseconds() - t0
         if !c.unmapsRaw { _ = cshims_munmap(p, bytes) }
-        return Double(ns) / Double(bytes / 4096)
+        return Double(ns) / Double(bytes / VirtualMemory.pageSize)
     }
 
     static func arena(for c: ReleaseCase, bytes: Int, strategy: ReleaseStrategy) -> PageArena {
@@ -300,7 +300,7 @@ enum ArenaBenchmarks {
         let r = try! a.release(using: c.strategy)
         let ns = monotonicNanoseconds() - t0
         precondition(r.releasedBytes >= bytes - (c.hugePages ? VirtualMemory.hugePageSize : 0), "\(c.name): released \(r.releasedBytes) of \(bytes)")
-        return (Double(ns) / Double(bytes / 4096), r.madviseCalls)
+        return (Double(ns) / Double(bytes / VirtualMemory.pageSize), r.madviseCalls)
     }
 
     /// The free path: `deallocate` (which releases at most the per-call bound) and then `performDeferredWork`
@@ -317,12 +317,12 @@ enum ArenaBenchmarks {
         let ns = monotonicNanoseconds() - t0
         let after = a.stats
         let calls = after.madviseCalls + after.munmapCalls - before.madviseCalls - before.munmapCalls
-        return (Double(ns) / Double(bytes / 4096), calls)
+        return (Double(ns) / Double(bytes / VirtualMemory.pageSize), calls)
     }
 
     static func releaseCost(_ o: Options) {
         let bytes = o.releaseMiB * MiB
-        print("\n## Release cost per 4 KiB page: \(o.releaseMiB) MiB write-touched range, median of \(o.runs) interleaved runs (ratios: median of per-run ratios)\n")
+        print("\n## Release cost per base page: \(o.releaseMiB) MiB write-touched range, median of \(o.runs) interleaved runs (ratios: median of per-run ratios)\n")
         var cases: [ReleaseCase] = [
             ReleaseCase(name: "lazyFree", strategy: .lazyFree, raw: rawAdvise(.free)),
             ReleaseCase(name: "dontNeed", strategy: .dontNeed, raw: rawAdvise(.dontNeed)),
@@ -367,7 +367,7 @@ enum ArenaBenchmarks {
                 ("freePathOverRawBest", .number(best.free / best.raw)), ("freePathCalls", .int(freeCalls)),
             ])
         }
-        print("\n(ns per 4 KiB page, medians; ÷raw med = median of the per-run ratios, ÷raw min = best arena run ÷ best raw run; "
+        print("\n(ns per base page, medians; ÷raw med = median of the per-run ratios, ÷raw min = best arena run ÷ best raw run; "
               + "raw = one madvise/munmap over the same-size range; freeThenPageOut raw = MADV_FREE + MADV_PAGEOUT; "
               + "decay and freeThenPageOut with delay 0 so the work is due at once; free path = deallocate + "
               + "performDeferredWork(budgetBytes: maxReleaseBytesPerCall) until the backlog is empty)")

@@ -96,7 +96,7 @@ enum SnapshotBenchmarks {
         let bytes = mib << 20
         let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
         madvise(p, bytes, MADV_NOHUGEPAGE)  // 4 KiB pages: the expensive case for smaps_rollup
-        for offset in stride(from: 0, to: bytes, by: 4096) { p.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self) }
+        for offset in stride(from: 0, to: bytes, by: VirtualMemory.pageSize) { p.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self) }
         var ready: UInt8 = 1
         _ = write(1, &ready, 1)
         while true { pause() }

@@ -136,7 +136,7 @@ internal final class _MapStorage<Key: Hashable, Value> {
     @usableFromInline
     static func chooseChunkShift() -> Int {
         let stride = MemoryLayout<Element>.stride
-        let page = 4096
+        let page = VirtualMemory.pageSize
         var best = 0
         var bestWaste = Double.infinity
         for shift in 0...24 {

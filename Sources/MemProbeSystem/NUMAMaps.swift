@@ -16,7 +16,7 @@ public struct NUMAMaps: Hashable, Sendable, Codable {
         var all: [Int: Int] = [:]
         var anon: [Int: Int] = [:]
         for line in text.split(separator: "\n") {
-            var pageBytes = 4096
+            var pageBytes = VirtualMemory.pageSize  // lines without kernelpagesize_kB use base pages
             var counts: [(Int, Int)] = []
             var isAnon = false
             for token in line.split(separator: " ").dropFirst(2) {

@@ -1,7 +1,6 @@
 import MemProbeArena
 @testable import MemProbeProfile
 import Testing
-import MemProbeTestSupport
 
 /// 16 allocations of 64 KiB (with a 4 KiB interval every one is sampled with probability 1 − e⁻¹⁶).
 @inline(never)

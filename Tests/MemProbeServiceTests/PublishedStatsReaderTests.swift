@@ -50,6 +50,18 @@ import MemProbeTestSupport
         #expect(s.governor?.limitBytes == 1 << 30 && s.governor?.running == true && s.governor?.cgroupLimitBytes == nil)
     }
 
+    /// Every figure of `ArenaStats.fields` (the one list) has its word in an arena record, and comes back as written.
+    @Test func everyArenaStatsFieldFitsTheRecordAndRoundTrips() {
+        typealias L = PublishedStatsLayout
+        #expect(L.arenaStatsWords == ArenaStats.fields.count)
+        #expect(L.arenaStatsOffset + 8 * L.arenaStatsWords <= L.arenaRecordBytes)
+        var s = ArenaStats()
+        for (i, path) in ArenaStats.fields.enumerated() { s[keyPath: path] = 1000 + i }
+        let words = L.words(s)
+        #expect(words == (0..<ArenaStats.fields.count).map { 1000 + $0 })
+        #expect(L.stats(words) == s)
+    }
+
     @Test func truncatedAtEveryBoundary() {
         let image = Self.validImage()
         for n in [0, 1, 8, 15, 16, 100, 639, 640, 1000, image.count - 1] {
@@ -62,7 +74,7 @@ import MemProbeTestSupport
         typealias W = L.GovernorWord
         return [
             ("magic", { set(&$0, UInt64(0), L.magicOffset) }),
-            ("version", { set(&$0, UInt32(2), L.versionOffset) }),
+            ("version", { set(&$0, L.schemaVersion + 1, L.versionOffset) }),
             ("header size", { set(&$0, UInt32(8), L.headerBytesOffset) }),
             ("huge declared size", { set(&$0, UInt64.max, L.fileBytesOffset) }),
             ("declared below header", { set(&$0, UInt64(10), L.fileBytesOffset) }),
@@ -104,7 +116,7 @@ import MemProbeTestSupport
         }
         var image = Self.validImage()
         Self.set(&image, UInt32(9), PublishedStatsLayout.versionOffset)
-        #expect(throws: PublishedStatsError.wrongVersion(found: 9, expected: 1)) { try PublishedStatsReader.parse(image) }
+        #expect(throws: PublishedStatsError.wrongVersion(found: 9, expected: PublishedStatsLayout.schemaVersion)) { try PublishedStatsReader.parse(image) }
     }
 
     /// Random mutations of a valid image and random bytes: each either parses or throws; the fuzz entry never traps.
