@@ -1,3 +1,5 @@
+import MemProbeSystem
+
 /// The storage of one ``ArenaMap``: a dense entry store in fixed-size chunks plus an open-addressing index.
 ///
 /// Layout (see docs/arena-map.md for the measurements behind it):
