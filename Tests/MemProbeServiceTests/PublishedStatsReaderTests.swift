@@ -116,7 +116,7 @@ import MemProbeTestSupport
         }
         var image = Self.validImage()
         Self.set(&image, UInt32(9), PublishedStatsLayout.versionOffset)
-        #expect(throws: PublishedStatsError.wrongVersion(found: 9, expected: PublishedStatsLayout.schemaVersion)) { try PublishedStatsReader.parse(image) }
+        #expect(throws: PublishedStatsError.wrongVersion(found: 9, expected: Int(PublishedStatsLayout.schemaVersion))) { try PublishedStatsReader.parse(image) }
     }
 
     /// Random mutations of a valid image and random bytes: each either parses or throws; the fuzz entry never traps.
