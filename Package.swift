@@ -71,9 +71,12 @@ let package = Package(
             name: "MemProbeBench",
             dependencies: ["MemProbe", "MemProbeCompare", "MemProbeProfile", "CShims", .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
-        // libFuzzer target for the /proc parsers (tools/fuzz-parsers.sh); a plain build links its replay mode.
+        // libFuzzer targets (fuzz/targets, run by tools/fuzz-parsers.sh); a plain build links their replay mode.
         .target(name: "CFuzz"),
-        .executableTarget(name: "FuzzProcParsers", dependencies: ["MemProbeSystem", "CFuzz"]),
+        .target(name: "FuzzDriver", dependencies: ["CFuzz"]),
+        .executableTarget(name: "FuzzProcParsers", dependencies: ["MemProbeSystem", "FuzzDriver"]),
+        .executableTarget(name: "FuzzPublishedStats", dependencies: ["MemProbe", "FuzzDriver"]),
+        .executableTarget(name: "FuzzProfileReader", dependencies: ["MemProbeProfile", "FuzzDriver"]),
         // Helpers every test target shares (environment conditions for skips, Collider keys, lifetime tracking,
         // seeded RNG, medians, arena invariants): one copy, not one per test target.
         .target(name: "MemProbeTestSupport", dependencies: ["MemProbeSystem", "MemProbeArena"], path: "Tests/MemProbeTestSupport"),

@@ -1,15 +1,15 @@
 // libFuzzer target for the /proc text parsers (smaps_rollup, smaps, status, statm, PSI).
-// Build and run with tools/fuzz-parsers.sh. A plain `swift build` links the replay mode instead:
+// Build and run with tools/fuzz-parsers.sh. A plain `swift build` links the replay mode instead (FuzzDriver):
 // `FuzzProcParsers file…` runs each file through the same checks (for CI and crash reproduction).
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
-import CFuzz
+import FuzzDriver
 import MemProbeSystem
 
 /// One input: every parser must return without trapping, and what it returns must be self-consistent.
 let fuzzOne: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt = { data, size in
-    let bytes = data.map { UnsafeBufferPointer(start: $0, count: size) } ?? UnsafeBufferPointer(start: nil, count: 0)
+    let bytes = fuzzBytes(data, size)
     let text = String(decoding: bytes, as: UTF8.self)
 
     for r in [SmapsRollup.parse(text), SmapsRollup.parseSmaps(text)] {
@@ -32,31 +32,4 @@ let fuzzOne: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt = { data, size 
     return 0
 }
 
-#if FUZZING
-@_cdecl("LLVMFuzzerTestOneInput")
-public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt { fuzzOne(data, size) }
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOne))
-#else
-// Replay: run each file given as an argument through the checks.
-var replayed = 0
-for path in CommandLine.arguments.dropFirst() {
-    guard let f = fopen(path, "rb") else {
-        fputs("FuzzProcParsers: cannot open \(path)\n", stderr)
-        exit(66)
-    }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        if n == 0 { break }
-        bytes += chunk[0..<n]
-    }
-    fclose(f)
-    _ = bytes.withUnsafeBufferPointer { fuzzOne($0.baseAddress, $0.count) }
-    replayed += 1
-}
-print("FuzzProcParsers: replayed \(replayed) input(s) without a failure")
-#endif
+runFuzzTarget("FuzzProcParsers", fuzzOne)

@@ -156,7 +156,9 @@ package enum PublishedStatsReader {
             let w = (0..<L.arenaStatsWords).map { Int(word(bytes, r + L.arenaStatsOffset + 8 * $0, as: Int64.self)) }
             guard w.allSatisfy({ $0 >= 0 }) else { throw .corrupt(reason: "arena \(label): negative figure") }
             let s = L.stats(w)
-            guard s.alloc <= s.heapInuse, s.heapInuse <= s.sys, s.heapIdle <= s.sys, s.heapInuse + s.heapIdle == s.sys,
+            // Sums are overflow-checked: every word is any Int64 a hostile file chooses.
+            let (inuseAndIdle, overflow) = s.heapInuse.addingReportingOverflow(s.heapIdle)
+            guard !overflow, s.alloc <= s.heapInuse, inuseAndIdle == s.sys,
                   s.heapReleasedLazy <= s.heapReleased, s.heapReleased - s.heapReleasedLazy == s.heapReleasedDiscarded,
                   s.heapReleased <= s.heapIdle
             else { throw .corrupt(reason: "arena \(label): figures that break the arena's invariants") }

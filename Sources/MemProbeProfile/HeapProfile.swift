@@ -87,6 +87,7 @@ struct PprofBuilder {
     /// Innermost frames that belong to the sampler and the arena's entry point, not to the caller.
     static func isSamplerFrame(_ name: String) -> Bool {
         name.hasPrefix("cshims_") || name.contains("HeapSampler") || name.hasPrefix("MemProbeArena.PageArena.allocate(")
+            || name.hasPrefix("MemProbeArena.PageArena.allocateZeroed(")
             || name.hasPrefix("_ULx86_64_") || name.hasPrefix("unw_") || name.isEmpty
     }
 

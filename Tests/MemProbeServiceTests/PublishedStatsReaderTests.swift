@@ -95,6 +95,13 @@ import MemProbeTestSupport
             ("watched figure", { set(&$0, Int64(-3), W.watched.offset) }),
             ("negative counter", { set(&$0, Int64(-9), W.releasedBytes.offset) }),
             ("limit below -1", { set(&$0, Int64.min, W.limitBytes.offset) }),
+            // HeapInuse + HeapIdle overflows: the sum check must not trap (found by the published-stats fuzz target).
+            ("figures that overflow", { image in
+                for field in [\ArenaStats.heapInuse, \.heapIdle, \.sys] {
+                    let word = ArenaStats.fields.firstIndex(of: field)!
+                    set(&image, Int64.max, L.headerBytes + L.arenaStatsOffset + 8 * word)
+                }
+            }),
         ]
     }()
 
