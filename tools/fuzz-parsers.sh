@@ -11,9 +11,9 @@
 #
 # Adding a target (e.g. a reader of a published file format):
 #   1. Expose a `package` function that parses arbitrary bytes and never traps.
-#   2. Add Sources/Fuzz<Name>/main.swift on the model of Sources/FuzzProcParsers/main.swift (calls it, checks
-#      what it returns is self-consistent) and `.executableTarget(name: "Fuzz<Name>", dependencies: [<module>,
-#      "CFuzz"])` to Package.swift.
+#   2. Add Sources/Fuzz<Name>/main.swift on the model of Sources/FuzzPublishedStats/main.swift (a check that calls
+#      it and verifies what it returns is self-consistent, then `runFuzzTarget`) and
+#      `.executableTarget(name: "Fuzz<Name>", dependencies: [<module>, "FuzzDriver"])` to Package.swift.
 #   3. Add a line `<name> Fuzz<Name>` to fuzz/targets and a few valid and broken inputs to fuzz/corpus/<name>/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
