@@ -164,20 +164,10 @@ package final class StatsFilePublisher: @unchecked Sendable {
             }
             let s = a.arena.stats
             let w = r + L.arenaStatsOffset
-            store(Int64(s.alloc), at: w)
-            store(Int64(s.heapInuse), at: w + 8)
-            store(Int64(s.heapIdle), at: w + 16)
-            store(Int64(s.heapReleased), at: w + 24)
-            store(Int64(s.heapReleasedLazy), at: w + 32)
-            store(Int64(s.heapReleasedDiscarded), at: w + 40)
-            store(Int64(s.sys), at: w + 48)
-            store(Int64(s.mmapCalls), at: w + 56)
-            store(Int64(s.mmapBytes), at: w + 64)
-            store(Int64(s.munmapCalls), at: w + 72)
-            store(Int64(s.munmapBytes), at: w + 80)
-            store(Int64(s.madviseCalls), at: w + 88)
-            store(Int64(s.madviseBytes), at: w + 96)
-            store(Int64(s.syscallNanoseconds), at: w + 104)
+            // Every figure of ArenaStats.fields, in that order (the layout's one list; no second list here).
+            s.withWords { words in
+                for (i, v) in words.enumerated() { store(Int64(v), at: w + 8 * i) }
+            }
         }
         writeGovernor(governor)
         atomicMemoryFence(ordering: .sequentiallyConsistent)

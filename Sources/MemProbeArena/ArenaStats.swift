@@ -46,6 +46,13 @@ public struct ArenaStats: Sendable, Hashable, Codable {
         \.mmapCalls, \.mmapBytes, \.munmapCalls, \.munmapBytes, \.madviseCalls, \.madviseBytes, \.syscallNanoseconds,
         \.zeroedAllocations, \.zeroedBytes, \.zeroedByDiscardBytes,
     ]
+
+    /// The figures as one buffer of words, in ``fields`` order, with no copy and no allocation (publishers on hot
+    /// paths). Valid because the struct is exactly that row of `Int`s: checked by `StatsPublisher.init` and a test
+    /// of every field's offset.
+    package func withWords<R>(_ body: (UnsafeBufferPointer<Int>) throws -> R) rethrows -> R {
+        try withUnsafeBytes(of: self) { raw in try body(raw.bindMemory(to: Int.self)) }
+    }
 }
 
 /// What one ``PageArena/release(using:)`` call did.
