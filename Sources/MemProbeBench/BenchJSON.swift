@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
+import MemProbeProfile
 
 /// `--format json` for `memprobe-bench map` and `memprobe-bench arena`: one JSON object with every figure and
 /// ratio under named keys, so a script can check regressions.
@@ -21,7 +22,7 @@ enum BenchJSON {
             switch self {
             case .number(let d): return d.isFinite ? "\(d)" : "null"
             case .int(let i): return "\(i)"
-            case .string(let s): return BenchJSON.quote(s)
+            case .string(let s): return JSONText.quoted(s)
             case .bool(let b): return b ? "true" : "false"
             }
         }
@@ -84,11 +85,11 @@ enum BenchJSON {
         guard enabled else { return }
         fflush(stdout)
         func object(_ fields: [(String, Value)]) -> String {
-            "{" + fields.map { "\"\(escape($0.0))\": \($0.1.json)" }.joined(separator: ", ") + "}"
+            "{" + fields.map { "\(JSONText.quoted($0.0)): \($0.1.json)" }.joined(separator: ", ") + "}"
         }
-        var out = "{\n  \"benchmark\": \(quote(benchmark)),\n  \"environment\": \(object(environment)),\n  \"tables\": {"
+        var out = "{\n  \"benchmark\": \(JSONText.quoted(benchmark)),\n  \"environment\": \(object(environment)),\n  \"tables\": {"
         out += tableOrder.enumerated().map { i, name in
-            "\n    \(quote(name)): [\n" + tables[name]!.map { "      " + object($0) }.joined(separator: ",\n") + "\n    ]"
+            "\n    \(JSONText.quoted(name)): [\n" + tables[name]!.map { "      " + object($0) }.joined(separator: ",\n") + "\n    ]"
         }.joined(separator: ",")
         out += tableOrder.isEmpty ? "},\n" : "\n  },\n"
         out += "  \"values\": \(object(values))\n}\n"
@@ -105,26 +106,4 @@ enum BenchJSON {
         }
         bytes.removeAll()
     }
-
-    static func escape(_ s: String) -> String {
-        var r = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": r += "\\\""
-            case "\\": r += "\\\\"
-            case "\n": r += "\\n"
-            case "\t": r += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    r += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    r.unicodeScalars.append(u)
-                }
-            }
-        }
-        return r
-    }
-
-    static func quote(_ s: String) -> String { "\"" + escape(s) + "\"" }
 }

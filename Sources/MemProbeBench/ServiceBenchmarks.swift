@@ -62,8 +62,8 @@ enum ServiceBenchmarks {
         }
 
         // 4. snapshot <pid> of a process that publishes vs one that does not.
-        if let with = spawnServer(publish: true), let without = spawnServer(publish: false) {
-            defer { for p in [with, without] { kill(p, SIGKILL); var st: Int32 = 0; waitpid(p, &st, 0) } }
+        if let with = BenchChild.spawn(["_serve", "publish"]), let without = BenchChild.spawn(["_serve", "quiet"]) {
+            defer { for p in [with, without] { BenchChild.stop(p) } }
             let plain = SnapshotBenchmarks.median(200) { _ = try? MemStats.capture(pid: without, mode: .full) }
             let published = SnapshotBenchmarks.median(200) { _ = try? MemStats.capture(pid: with, mode: .full) }
             let plainFast = SnapshotBenchmarks.median(400) { _ = try? MemStats.capture(pid: without, mode: .fast) }
@@ -148,27 +148,6 @@ enum ServiceBenchmarks {
         return thread
     }
 
-    /// Re-executes this binary as `memprobe-bench _serve publish|quiet`: an arena with 32 MiB and a governor.
-    static func spawnServer(publish: Bool) -> Int32? {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return nil }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var pid: pid_t = 0
-        let exe = "/proc/self/exe"
-        var argv: [UnsafeMutablePointer<CChar>?] = [strdup(exe), strdup("_serve"), strdup(publish ? "publish" : "quiet"), nil]
-        defer { argv.forEach { free($0) } }
-        guard posix_spawn(&pid, exe, &actions, nil, &argv, environ) == 0 else { return nil }
-        close(fds[1])
-        var byte: UInt8 = 0
-        let n = read(fds[0], &byte, 1)
-        close(fds[0])
-        return n == 1 ? pid : nil
-    }
-
     /// `memprobe-bench _publish N`: creates the published file and publishes N times, nothing else — run it under
     /// `strace -c` with two values of N: the same system-call count shows that a publish makes none.
     static func publishOnly(_ args: [String]) -> Never {
@@ -186,6 +165,7 @@ enum ServiceBenchmarks {
         exit(0)
     }
 
+    /// `memprobe-bench _serve publish|quiet` (a ``BenchChild``): an arena with 32 MiB and a governor, publishing or not.
     static func serve(_ args: [String]) async -> Never {
         let arena = PageArena(strategy: .dontNeed)
         arena.label = "served"
@@ -196,8 +176,7 @@ enum ServiceBenchmarks {
         let governor = try! MemoryGovernor(configuration: config)
         let task = Task { try await governor.run() }
         try? await Task.sleep(for: .milliseconds(300))
-        var ready: UInt8 = 1
-        _ = write(1, &ready, 1)
+        BenchChild.signalReady()
         _ = await task.result
         exit(0)
     }

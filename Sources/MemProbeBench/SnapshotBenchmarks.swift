@@ -14,11 +14,11 @@ enum SnapshotBenchmarks {
         let holdMiB = args.first.flatMap { Int($0) } ?? 1024
         print("memprobe-bench snapshot — median of repeated runs, ns per call (ratio to the raw read of the same file)\n")
         report(target: "self", pid: getpid(), iterations: 400)
-        guard let child = spawnHolder(mib: holdMiB) else {
+        guard let child = BenchChild.spawn(["_hold", "\(holdMiB)"]) else {
             print("could not start the \(holdMiB) MiB holder process")
             return
         }
-        defer { kill(child, SIGKILL); var st: Int32 = 0; waitpid(child, &st, 0) }
+        defer { BenchChild.stop(child) }
         report(target: "child with \(holdMiB) MiB resident", pid: child, iterations: 25)
     }
 
@@ -69,36 +69,14 @@ enum SnapshotBenchmarks {
         return samples[samples.count / 2]
     }
 
-    /// Re-executes this binary as `memprobe-bench _hold MiB`: it maps and writes MiB mebibytes, then reports ready.
-    static func spawnHolder(mib: Int) -> Int32? {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return nil }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var pid: pid_t = 0
-        let exe = "/proc/self/exe"
-        var argv: [UnsafeMutablePointer<CChar>?] = [strdup(exe), strdup("_hold"), strdup("\(mib)"), nil]
-        defer { argv.forEach { free($0) } }
-        guard posix_spawn(&pid, exe, &actions, nil, &argv, environ) == 0 else { return nil }
-        close(fds[1])
-        var byte: UInt8 = 0
-        let n = read(fds[0], &byte, 1)
-        close(fds[0])
-        return n == 1 ? pid : nil
-    }
-
-    /// The holder: map, write every page, signal readiness on stdout, sleep until killed.
+    /// `memprobe-bench _hold MiB` (a ``BenchChild``): map and write MiB mebibytes, signal readiness, sleep until killed.
     static func hold(_ args: [String]) -> Never {
         let mib = args.first.flatMap { Int($0) } ?? 1024
         let bytes = mib << 20
         let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
         madvise(p, bytes, MADV_NOHUGEPAGE)  // 4 KiB pages: the expensive case for smaps_rollup
         for offset in stride(from: 0, to: bytes, by: VirtualMemory.pageSize) { p.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self) }
-        var ready: UInt8 = 1
-        _ = write(1, &ready, 1)
+        BenchChild.signalReady()
         while true { pause() }
     }
 }

@@ -1,9 +1,10 @@
 import MemProbe
+import MemProbeCompare
 
 /// `memprobe watch --plot FILE.svg`: the recorded time series, one panel per watched process (all panels on the
 /// same time and byte scales), one line per figure, limits as dashed horizontal lines, phase markers as vertical
 /// dotted lines. Plain SVG 1.1 (no script, no external font).
-enum WatchPlot {
+enum WatchPlot: SVGChart {
     /// A figure drawn as a line: its name in the key, its colour, how to read it from a sample.
     struct Figure: Sendable {
         var name: String
@@ -62,18 +63,11 @@ enum WatchPlot {
         // The time axis covers every sample and mark; the byte axis every figure and limit (same scale everywhere).
         let tMax = max(1, (allSamples.map(\.t) + panels.flatMap { $0.marks.map(\.t) }).max() ?? 1)
         let vMax = max(1 << 20, allSamples.flatMap { s in (figures + limits).compactMap { $0.value(s) } }.max() ?? 1)
-        let (unit, unitName) = vMax >= 2 << 30 ? (Double(1 << 30), "GiB") : (Double(1 << 20), "MiB")
-        let yStep = niceStep(Double(vMax) / unit / 4)
-        let yTop = (Double(vMax) / unit / yStep).rounded(.up) * yStep
-        let tStep = niceStep(tMax / 8)
-        let tTop = (tMax / tStep).rounded(.up) * tStep
+        let (unit, unitName) = byteUnit(for: vMax, smallest: 1 << 20)
+        let yAxis = SVGAxis(max: Double(vMax) / unit, divisions: 4), yTop = yAxis.top
+        let tAxis = SVGAxis(max: tMax, divisions: 8), tTop = tAxis.top
 
-        var s = """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">
-        <rect width="100%" height="100%" fill="white"/>
-
-        """
+        var s = svgHeader(width: width, height: height)
         if let title { s += text(width / 2, 26, title, anchor: "middle", extra: " font-size=\"15\" font-weight=\"bold\"") }
         let left = 70.0, right = 20.0, plotTop = 28.0, bottom = 44.0
         let plotW = width - left - right, plotH = panelHeight - plotTop - bottom
@@ -84,19 +78,15 @@ enum WatchPlot {
             s += "<g class=\"panel\" data-label=\"\(escape(panel.label))\">\n"
             s += text(left, y0 - 10, panel.label + " (pid \(panel.samples[0].pid))", extra: " font-size=\"13\" font-weight=\"bold\"")
             // Grid and axes.
-            var v = 0.0
-            while v <= yTop + yStep / 2 {
+            for v in yAxis.ticks {
                 let yy = y0 + plotH - v / yTop * plotH
                 s += "<line x1=\"\(f(left))\" y1=\"\(f(yy))\" x2=\"\(f(left + plotW))\" y2=\"\(f(yy))\" stroke=\"#e6e6e6\"/>\n"
                 s += text(left - 6, yy + 4, "\(trimmed(v)) \(unitName)", anchor: "end")
-                v += yStep
             }
-            var t = 0.0
-            while t <= tTop + tStep / 2 {
+            for t in tAxis.ticks {
                 let xx = left + t / tTop * plotW
                 s += "<line x1=\"\(f(xx))\" y1=\"\(f(y0 + plotH))\" x2=\"\(f(xx))\" y2=\"\(f(y0 + plotH + 4))\" stroke=\"#444\"/>\n"
                 s += text(xx, y0 + plotH + 16, "\(trimmed(t)) s", anchor: "middle")
-                t += tStep
             }
             s += "<rect x=\"\(f(left))\" y=\"\(f(y0))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\" fill=\"none\" stroke=\"#444\"/>\n"
             s += text(left + plotW / 2, y0 + plotH + 32, "time since the watch started (s)", anchor: "middle")
@@ -138,39 +128,5 @@ enum WatchPlot {
         }
         s += "</svg>\n"
         return s
-    }
-
-    /// 1, 2, 2.5 or 5 × a power of ten, at least `raw`.
-    static func niceStep(_ raw: Double) -> Double {
-        guard raw > 0 else { return 1 }
-        var magnitude = 1.0
-        while magnitude * 10 <= raw { magnitude *= 10 }
-        while magnitude > raw { magnitude /= 10 }
-        for m in [1.0, 2.0, 2.5, 5.0, 10.0] where magnitude * m >= raw { return magnitude * m }
-        return magnitude * 10
-    }
-
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for ch in s {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
-
-    private static func f(_ v: Double) -> String { String(Double((v * 10).rounded()) / 10) }
-
-    private static func trimmed(_ v: Double) -> String {
-        v == v.rounded() ? String(Int(v)) : String(Double((v * 100).rounded()) / 100)
-    }
-
-    private static func text(_ x: Double, _ y: Double, _ s: String, anchor: String = "start", extra: String = "") -> String {
-        "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor)\"\(extra)>\(escape(s))</text>\n"
     }
 }

@@ -3,7 +3,7 @@ import MemProbe
 ///
 /// Plain SVG 1.1 with no script or external font, so browsers, GitHub and image viewers all show it. Each
 /// contender's lines sit in one `<g class="series" data-contender="…" data-scenario="…">`.
-package enum ComparePlot {
+package enum ComparePlot: SVGChart {
     /// One colour per contender, fixed by the contender (not by its position in this run), so a contender keeps
     /// its colour across runs. All ≥ 4.5:1 against white (WCAG AA for text: the titles are set in them), no greys
     /// (the line-style key is grey).
@@ -38,12 +38,7 @@ package enum ComparePlot {
         let rows = (report.contenders.count + columns - 1) / columns
         let sectionHeight = titleHeight + Double(max(1, rows)) * cellHeight + keyHeight
         let height = sectionHeight * Double(max(1, scenarios.count))
-        var s = """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">
-        <rect width="100%" height="100%" fill="white"/>
-
-        """
+        var s = svgHeader(width: width, height: height)
         for (i, scenario) in scenarios.enumerated() {
             s += section(report, scenario: scenario, phases: scenario.phases(withPressure: withPressure), yOffset: Double(i) * sectionHeight)
         }
@@ -56,9 +51,9 @@ package enum ComparePlot {
         let columns = columns(report.contenders.count)
         let cellWidth = width / Double(columns)
         let maxValue = max(1, recs.map { max($0.rss ?? 0, $0.lazyFree ?? 0) }.max() ?? 1, report.memoryLimit ?? 0)
-        let (unit, unitName) = maxValue >= 2 << 30 ? (Double(1 << 30), "GiB") : (maxValue >= 2 << 20 ? (Double(1 << 20), "MiB") : (1024.0, "KiB"))
-        let step = niceStep(Double(maxValue) / unit / 4)
-        let top = (Double(maxValue) / unit / step).rounded(.up) * step
+        let (unit, unitName) = byteUnit(for: maxValue)
+        let axis = SVGAxis(max: Double(maxValue) / unit, divisions: 4)
+        let top = axis.top
         let limitText = report.memoryLimit.map { ", memory limit \(ByteFormat.human($0))" } ?? ""
 
         var s = "<g class=\"panel\" data-scenario=\"\(escape(scenario.rawValue))\">\n"
@@ -83,12 +78,10 @@ package enum ComparePlot {
             if outcome != .ok {
                 s += text(cx + cellWidth / 2, cy + 22, "(\(outcome.rawValue))", anchor: "middle", extra: " class=\"outcome\" font-size=\"9\" fill=\"\(alertColour)\"")
             }
-            var v = 0.0
-            while v <= top + step / 2 {
+            for v in axis.ticks {
                 let yy = y0 + plotH - v / top * plotH
                 s += "<line x1=\"\(f(x0))\" y1=\"\(f(yy))\" x2=\"\(f(x0 + plotW))\" y2=\"\(f(yy))\" stroke=\"#e4e4e4\"/>\n"
                 s += text(x0 - 4, yy + 4, trimmed(v), anchor: "end", extra: " font-size=\"10\"")
-                v += step
             }
             s += "<line x1=\"\(f(x0))\" y1=\"\(f(y0))\" x2=\"\(f(x0))\" y2=\"\(f(y0 + plotH))\" stroke=\"\(keyColour)\"/>\n"
             s += "<line x1=\"\(f(x0))\" y1=\"\(f(y0 + plotH))\" x2=\"\(f(x0 + plotW))\" y2=\"\(f(y0 + plotH))\" stroke=\"\(keyColour)\"/>\n"
@@ -151,38 +144,5 @@ package enum ComparePlot {
         let em = bold ? 0.68 : 0.62
         let fit = width / (Double(text.count) * em)
         return max(8, min(preferred, (fit * 2).rounded(.down) / 2))
-    }
-
-    static func niceStep(_ raw: Double) -> Double {
-        guard raw > 0 else { return 1 }
-        var magnitude = 1.0
-        while magnitude * 10 <= raw { magnitude *= 10 }
-        while magnitude > raw { magnitude /= 10 }
-        for m in [1.0, 2.0, 2.5, 5.0, 10.0] where magnitude * m >= raw { return magnitude * m }
-        return magnitude * 10
-    }
-
-    private static func f(_ v: Double) -> String { String(Double((v * 10).rounded()) / 10) }
-
-    private static func trimmed(_ v: Double) -> String {
-        v == v.rounded() ? String(Int(v)) : String(Double((v * 100).rounded()) / 100)
-    }
-
-    private static func text(_ x: Double, _ y: Double, _ s: String, anchor: String = "start", extra: String = "") -> String {
-        "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor)\"\(extra)>\(escape(s))</text>\n"
-    }
-
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for ch in s {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(ch)
-            }
-        }
-        return out
     }
 }

@@ -80,28 +80,8 @@ package struct ProfileTopReport: Sendable, Hashable {
 
     /// One JSON object.
     package func json() -> String {
-        func str(_ s: String) -> String {
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                default:
-                    if u.value < 0x20 {
-                        let hex = String(u.value, radix: 16)
-                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                    } else {
-                        out.unicodeScalars.append(u)
-                    }
-                }
-            }
-            return out + "\""
-        }
-        let sitesJSON = sites.map { "{\"function\":\(str($0.function)),\"flat\":\($0.flat),\"cum\":\($0.cum)}" }
-        return "{\"sampleType\":\(str(sampleType)),\"unit\":\(str(unit)),\"total\":\(total),\"omitted\":\(omitted),\"sites\":["
+        let sitesJSON = sites.map { "{\"function\":\(JSONText.quoted($0.function)),\"flat\":\($0.flat),\"cum\":\($0.cum)}" }
+        return "{\"sampleType\":\(JSONText.quoted(sampleType)),\"unit\":\(JSONText.quoted(unit)),\"total\":\(total),\"omitted\":\(omitted),\"sites\":["
             + sitesJSON.joined(separator: ",") + "]}\n"
     }
 }

@@ -129,14 +129,10 @@ struct CShimsTests {
         var path = [CChar](repeating: 0, count: 512)
         #expect(cshims_unwinder_origin(&path, path.count) == 0)
         let origin = String(decoding: path.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if !sanitized { #expect(origin.contains("libgcc_s")) }
+        if !TestEnvironment.isSanitized { #expect(origin.contains("libgcc_s")) }
         #expect(!origin.contains("libunwind"))
     }
 }
-
-/// True under ASan or TSan: they replace malloc and interpose the unwinder, so glibc-specific checks do not apply.
-private let sanitized = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
-    || dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
 
 @Suite("CShims constants")
 struct CShimsConstantsTests {

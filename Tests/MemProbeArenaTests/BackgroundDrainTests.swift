@@ -10,24 +10,13 @@ import MemProbeTestSupport
 /// published stats (lock-free reads that do no release work) and `mincore`; no `performDeferredWork()` anywhere.
 @Suite("PageArena background drain")
 struct BackgroundDrainTests {
-    /// Polls the published stats until `done` or `timeout` (a liveness bound, not a timing assertion); returns seconds.
-    func waitUntil(_ arena: PageArena, timeout: Double = 10, _ done: (ArenaStats) -> Bool) -> Double {
-        let t0 = monotonicNanoseconds()
-        while true {
-            let waited = Double(monotonicNanoseconds() - t0) / 1e9
-            if done(arena.stats) || waited >= timeout { return waited }
-            var ts = timespec(tv_sec: 0, tv_nsec: 2_000_000)
-            nanosleep(&ts, nil)
-        }
-    }
-
     @Test func backlogOfALargeFreeLeavesWithNoFurtherCall() throws {
         let arena = PageArena(strategy: .dontNeed, configuration: .init(regionSize: 32 * MiB, maxReleaseBytesPerCall: 4 * MiB))
         let p = try arena.allocate(byteCount: 24 * MiB)
         touch(p, 24 * MiB)
         let madvise0 = arena.stats.madviseBytes
         arena.deallocate(p, byteCount: 24 * MiB)
-        let waited = waitUntil(arena) { $0.heapIdle == $0.heapReleased }
+        let waited = waitForIdleRelease(arena)
         let s = arena.stats
         print("24 MiB free, 4 MiB per call: the rest released in the background in \(waited) s (\(s.madviseCalls) madvise calls)")
         #expect(s.heapIdle == s.heapReleased, "backlog left: \(s)")
@@ -52,14 +41,14 @@ struct BackgroundDrainTests {
                         touch(q, 4 * MiB)
                         shared.deallocate(q, byteCount: 4 * MiB)
                         if (w + round) % 2 == 0 { continue }  // dropped while (probably) on the list
-                        _ = waitUntil(own) { $0.heapIdle == $0.heapReleased }
+                        _ = waitForIdleRelease(own)
                         #expect(own.stats.heapIdle == own.stats.heapReleased)
                     }
                 }
             }
             try await group.waitForAll()
         }
-        _ = waitUntil(shared) { $0.heapIdle == $0.heapReleased }
+        _ = waitForIdleRelease(shared)
         let s = shared.stats
         #expect(s.alloc == 0 && s.heapIdle == s.heapReleased, "\(s)")
         expectInvariants(s)
@@ -98,7 +87,7 @@ struct BackgroundDrainTests {
         #expect(try arena.residentBytes() >= 32 * MiB - MiB)
         // Use falls to zero: the reserve decays within two windows and the drainer releases it, with no call.
         arena.deallocate(base, byteCount: 16 * MiB)
-        let waited = waitUntil(arena) { $0.heapIdle == $0.heapReleased }
+        let waited = waitForIdleRelease(arena)
         print("reserve of \(32) MiB released \(waited) s after use fell (window 100 ms)")
         let s = arena.stats
         #expect(s.heapIdle == s.heapReleased, "reserve not released: \(s)")

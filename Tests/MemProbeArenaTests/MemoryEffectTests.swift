@@ -16,7 +16,7 @@ import Testing
         var stats: ArenaStats
         init(_ arena: PageArena, _ start: UInt) {
             let f = smapsFields(overlapping: start, start + UInt(MemoryEffectTests.size))
-            let r = rollup()
+            let r = (try? processRssAndLazyFree()) ?? (rss: 0, lazyFree: 0)
             rss = f["Rss"] ?? 0
             lazyFree = f["LazyFree"] ?? 0
             rollupRss = r.rss

@@ -117,7 +117,7 @@ private final class Pointers: @unchecked Sendable {
         for t in 0..<8 {
             bodies.append {
                 defer { done.add(1, ordering: .releasing) }
-                var rng = SplitMix(seed: UInt64(t + 1))
+                var rng = TestRandom(seed: UInt64(t + 1))
                 var mine: [(UnsafeMutableRawPointer, Int, UInt8)] = []
                 for i in 0..<4_000 {
                     if mine.count < 100 && (mine.isEmpty || rng.next() % 2 == 0) {
@@ -206,18 +206,5 @@ private final class Pointers: @unchecked Sendable {
         #expect(arena.stats.alloc == 32)
         arena.deallocate(p, byteCount: 32)
         #expect(arena.stats.alloc == 0)
-    }
-}
-
-/// A small deterministic generator (no Foundation, Sendable-free use inside threads).
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -298,12 +298,7 @@ extension CompareCLITests {
         try p.run()
         let name = "memprobe-compare-\(p.processIdentifier)-1"
         // Wait until the first child is running (its cgroup exists, or a compare-worker child appears).
-        var workerPid: Int32?
-        for _ in 0..<400 where workerPid == nil {
-            usleep(10_000)
-            workerPid = childPids(of: p.processIdentifier).first
-        }
-        let worker = try #require(workerPid, "no worker child appeared")
+        let worker = try #require(firstChild(of: p.processIdentifier, within: .seconds(4)), "no worker child appeared")
         if let parent = support.parent {
             #expect(FileManager.default.fileExists(atPath: parent.directory + "/" + name))
         }
@@ -338,16 +333,6 @@ extension CompareCLITests {
         #expect(dict[3].rss == nil && dict[2].rss != nil)
         #expect(report.outcome(scenario: "seed", contender: "arena:dontNeed") == .ok)
         #expect(report.records(scenario: "seed", contender: "arena:dontNeed").allSatisfy { $0.rss != nil })
-    }
-
-    /// Direct children of `pid` from /proc/<pid>/task/*/children.
-    func childPids(of pid: Int32) -> [Int32] {
-        let dir = "/proc/\(pid)/task"
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return tasks.flatMap { t -> [Int32] in
-            let text = (try? String(contentsOfFile: "\(dir)/\(t)/children", encoding: .utf8)) ?? ""
-            return text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        }
     }
 }
 

@@ -141,12 +141,7 @@ struct HardeningCLITests {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        var worker: Int32?
-        for _ in 0..<1000 where worker == nil {
-            usleep(10_000)
-            worker = childPids(of: p.processIdentifier).first
-        }
-        guard let worker else {
+        guard let worker = firstChild(of: p.processIdentifier, within: .seconds(10)) else {
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             throw CompareHardeningError("no worker child appeared")
@@ -359,16 +354,6 @@ struct HardeningCLITests {
         #expect(r.stdout.contains("1 B … 64 KiB"), "help states the smallest value size")
         let e = try CLIProcess.run(["compare", "--value-size", "128k"], timeout: 60)
         #expect(e.stderr.contains("1 B … 64 KiB"), "\(e.stderr)")
-    }
-
-    /// Direct children of `pid` from /proc/<pid>/task/*/children.
-    func childPids(of pid: Int32) -> [Int32] {
-        let dir = "/proc/\(pid)/task"
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return tasks.flatMap { t -> [Int32] in
-            let text = (try? String(contentsOfFile: "\(dir)/\(t)/children", encoding: .utf8)) ?? ""
-            return text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        }
     }
 }
 

@@ -10,8 +10,6 @@ import MemProbeTestSupport
 /// demo runs), `memprobe snapshot <pid>` of its published arenas, another user's view, and its soft limit inside a
 /// memory cgroup.
 @Suite(.serialized) struct ServiceDemoTests {
-    static let MiB = 1 << 20
-
     static var demo: URL { CLIProcess.executable.deletingLastPathComponent().appendingPathComponent("memprobe-demo") }
 
     /// A running demo: its stdout goes to a file read line by line; statm is sampled until it exits.
@@ -77,16 +75,16 @@ import MemProbeTestSupport
         d.sample { demo in
             guard let emptied = demo.phase("emptied"), let start = demo.phase("start"),
                   let t = Self.int(emptied, "monotonicNs"), let base = Self.int(start, "rss") else { return false }
-            return demo.samples.contains { $0.ns > t && $0.rss <= base + 2 * Self.MiB } && demo.samples.last!.ns > t + 500_000_000
+            return demo.samples.contains { $0.ns > t && $0.rss <= base + 2 * MiB } && demo.samples.last!.ns > t + 500_000_000
         }
         let start = try #require(d.phase("start")), emptied = try #require(d.phase("emptied"))
         let base = try #require(Self.int(start, "rss")), t = try #require(Self.int(emptied, "monotonicNs"))
-        let reached = try #require(d.samples.first { $0.ns > t && $0.rss <= base + 2 * Self.MiB }, "RSS never came back to start + 2 MiB")
+        let reached = try #require(d.samples.first { $0.ns > t && $0.rss <= base + 2 * MiB }, "RSS never came back to start + 2 MiB")
         #expect(reached.ns - t <= 1_500_000_000, "RSS back to start + 2 MiB after \((reached.ns - t) / 1_000_000) ms")
         // The published figures, read from outside, against what the demo prints itself (the arena is idle now).
         let r = try CLIProcess.run(["snapshot", "\(d.pid)", "--format", "json"])
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        let snap = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let snap = try r.jsonObject()
         let arenas = try #require(snap["arenas"] as? [[String: Any]])
         let arena = try #require(arenas.first { $0["name"] as? String == "demo" }, "arenas: \(arenas)")
         let stats = try #require(arena["stats"] as? [String: Any])
@@ -111,29 +109,23 @@ import MemProbeTestSupport
         #expect(end.status == 0)
         let start = try #require(d.phase("start")), held = try #require(d.phase("held"))
         let base = try #require(Self.int(start, "rss")), rss = try #require(Self.int(held, "rss"))
-        #expect(rss >= base + 200 * Self.MiB, "RSS \(rss) vs start \(base)")
-        #expect((Self.int(held, "heapReleased") ?? 0) < 64 * Self.MiB)
+        #expect(rss >= base + 200 * MiB, "RSS \(rss) vs start \(base)")
+        #expect((Self.int(held, "heapReleased") ?? 0) < 64 * MiB)
         #expect(held["governorReleased"] == nil)
     }
 
-    static var canSwitchToNobody: Bool {
-        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return false }
-        let r = try? CLIProcess.run(["--version"], wrapper: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
-        return r?.status == 0
-    }
-
     /// Another user (uid 65534) reading a root demo: kernel figures plus one "not permitted" line for the published part.
-    @Test(.enabled(if: canSwitchToNobody, "needs root, setpriv and a build folder uid 65534 may execute"))
+    @Test(.enabled(if: HardeningCLITests.canRunAsNobody, "needs root, setpriv and a build folder uid 65534 may execute"))
     func anotherUserGetsNotPermitted() throws {
         let d = try RunningDemo(["--items", "1024", "--value-size", "64", "--strategy", "dontNeed", "--hold", "60"])
         defer { kill(d.pid, SIGTERM) }
         d.sample(timeout: .seconds(30)) { $0.phase("emptied") != nil && $0.samples.count > 5 }
         let path = PublishedStatsLocation.path(pid: d.pid, uid: 0)
         #expect(FileManager.default.fileExists(atPath: path))
-        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        let nobody = HardeningCLITests.nobody
         let r = try CLIProcess.run(["snapshot", "\(d.pid)", "--format", "json"], wrapper: nobody)
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        let snap = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let snap = try r.jsonObject()
         #expect(snap["rss"] is Int, "kernel figures still shown")
         #expect((snap["arenas"] as? [Any])?.isEmpty == true)
         let notPermitted = r.stderr.split(separator: "\n").filter { $0.contains("not permitted") && $0.contains(path) }
@@ -156,7 +148,7 @@ import MemProbeTestSupport
         #expect(!FileManager.default.fileExists(atPath: PublishedStatsLocation.path(pid: d.pid, uid: geteuid())))
         let r = try CLIProcess.run(["snapshot", "\(d.pid)", "--format", "json"])
         #expect(r.status == 0)
-        let snap = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let snap = try r.jsonObject()
         #expect((snap["arenas"] as? [Any])?.isEmpty == true)
         #expect(snap["governor"] is NSNull)
     }
@@ -179,7 +171,7 @@ import MemProbeTestSupport
                                    currentDirectory: dir)
         #expect(r.status == 0, "stderr: \(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("heap.pb.gz").path))
-        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let report = try r.jsonObject()
         #expect(report["sampleType"] as? String == "inuse_space")
         let total = try #require(report["total"] as? Int)
         #expect(Double(total) >= 0.6 * Double(alloc) && Double(total) <= 1.4 * Double(alloc), "inuse_space \(total) vs Alloc \(alloc)")
@@ -213,43 +205,24 @@ import MemProbeTestSupport
     @Test(arguments: [["--items", "x"], ["--governor", "maybe"], ["--strategy", "fast"], ["--memory-limit", "12XB"],
                       ["--keep", "5", "--items", "2"], ["--hold", "-1"], ["--bogus"], ["--value-size", "100000"]])
     func badArgumentsExit64(_ args: [String]) throws {
-        let p = Process()
-        p.executableURL = Self.demo
-        p.arguments = args
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 64)
-        #expect(text.hasPrefix("memprobe-demo: "))
+        let r = try runProcess(Self.demo.path, args)
+        #expect(r.status == 64)
+        #expect(r.stderr.hasPrefix("memprobe-demo: "))
     }
 
     @Test func invalidEnvironmentLimitIsAStartupError() throws {
-        let p = Process()
-        p.executableURL = Self.demo
-        p.arguments = ["--items", "10", "--hold", "0"]
-        p.environment = ["MEMPROBE_MEMORY_LIMIT": "lots"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 64)
-        #expect(text.contains("MEMPROBE_MEMORY_LIMIT: invalid memory limit \"lots\""))
+        let r = try runProcess(Self.demo.path, ["--items", "10", "--hold", "0"], environment: ["MEMPROBE_MEMORY_LIMIT": "lots"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("MEMPROBE_MEMORY_LIMIT: invalid memory limit \"lots\""))
     }
-
-    static var cgroupSupport: CgroupManagementSupport { MemoryCgroup.managementSupport() }
 
     /// Under a 384 MiB memory cgroup, a `retain` demo holds 256 MiB of freed arena pages and then mallocs 256 MiB
     /// more: without the governor the kernel OOM-kills it; with it (limit 90 % of the cgroup's) the governor
     /// releases the idle pages as the working set passes the target, and the demo survives under its target.
-    @Test(.enabled(if: cgroupSupport.parent != nil, "needs root and a memory cgroup it can create children in"))
+    @Test(.enabled(if: TestEnvironment.canManageCgroups, "needs root and a memory cgroup it can create children in"))
     func softLimitInsideACgroupPreventsTheOOMKill() throws {
-        let parent = try #require(Self.cgroupSupport.parent)
-        let limit = 384 * Self.MiB
+        let parent = try #require(TestEnvironment.cgroupSupport.parent)
+        let limit = 384 * MiB
         let args = ["--items", "262144", "--value-size", "1024", "--strategy", "retain", "--then-allocate", "256MiB", "--hold", "1"]
         var outcomes: [Bool: (status: Int32, reason: Process.TerminationReason, last: [String: Any]?, kills: Int?)] = [:]
         for governor in [false, true] {
@@ -273,16 +246,16 @@ import MemProbeTestSupport
         let governorLimit = try #require(Self.int(last, "governorLimit"))
         #expect(governorLimit == Int(Double(limit) * MemoryLimitSetting.defaultCgroupFraction))
         let watched = try #require(Self.int(last, "governorWatched"))
-        #expect(watched <= Int(Double(governorLimit) * 0.95) + 8 * Self.MiB, "watched \(watched) vs target")
-        #expect((Self.int(last, "governorReleased") ?? 0) >= 128 * Self.MiB)
+        #expect(watched <= Int(Double(governorLimit) * 0.95) + 8 * MiB, "watched \(watched) vs target")
+        #expect((Self.int(last, "governorReleased") ?? 0) >= 128 * MiB)
     }
 
     /// Live data (256 MiB kept) above a 128 MiB soft limit inside a 512 MiB cgroup: the demo survives, the governor
     /// reports the overrun, backs off, and stays within 1 % of a core.
-    @Test(.enabled(if: cgroupSupport.parent != nil, "needs root and a memory cgroup it can create children in"))
+    @Test(.enabled(if: TestEnvironment.canManageCgroups, "needs root and a memory cgroup it can create children in"))
     func liveDataAboveTheLimitBacksOff() throws {
-        let parent = try #require(Self.cgroupSupport.parent)
-        let cg = try parent.createChild(named: "memprobe-svc-overrun-\(getpid())", limitBytes: 512 * Self.MiB)
+        let parent = try #require(TestEnvironment.cgroupSupport.parent)
+        let cg = try parent.createChild(named: "memprobe-svc-overrun-\(getpid())", limitBytes: 512 * MiB)
         defer { try? cg.remove() }
         var env = ProcessInfo.processInfo.environment
         env["MEMPROBE_MEMORY_LIMIT"] = "128MiB"

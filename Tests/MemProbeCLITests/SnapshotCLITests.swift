@@ -9,18 +9,10 @@ import MemProbeTestSupport
 
 /// `memprobe snapshot` end to end: the real binary against real processes, figures checked against /proc.
 @Suite struct SnapshotCLITests {
-    private func smapsRollupKiB(_ pid: Int32, _ key: String) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {
-            return Int(line.dropFirst(key.count + 1).split(separator: " ").first ?? "")
-        }
-        return nil
-    }
-
     @Test func selfJSONHasTheDocumentedFields() throws {
         let r = try CLIProcess.run(["snapshot", "--self", "--format", "json"])
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let object = try r.jsonObject()
         for key in ["schemaVersion", "pid", "rss", "lazyFree", "anonymous", "effectiveRss", "cgroup", "mallocHeap", "smapsRollup", "missing"] {
             #expect(object.keys.contains(key), "missing key \(key)")
         }
@@ -32,18 +24,14 @@ import MemProbeTestSupport
     }
 
     @Test func anotherProcessMatchesItsSmapsRollup() throws {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        child.arguments = ["30"]
-        try child.run()
-        defer { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() }
-        let pid = child.processIdentifier
+        let pid = try spawnProcess("/bin/sleep", ["30"])
+        defer { kill(pid, SIGKILL); reap(pid) }
         let r = try CLIProcess.run(["snapshot", "\(pid)", "--format", "json"])
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let object = try r.jsonObject()
         #expect(object["pid"] as? Int == Int(pid))
         let rss = try #require(object["rss"] as? Int)
-        let kernel = try #require(smapsRollupKiB(pid, "Rss")) * 1024
+        let kernel = try #require(procFileKiB("/proc/\(pid)/smaps_rollup", "Rss")) * 1024
         // sleep does not allocate while it sleeps: the two reads agree to within a few pages.
         #expect(abs(rss - kernel) <= 64 * 1024, "memprobe \(rss) vs kernel \(kernel)")
         #expect(object["mallocHeap"] is NSNull || object["mallocHeap"] == nil, "malloc heap is only for --self")
@@ -72,7 +60,7 @@ import MemProbeTestSupport
     @Test func fastModeNamesWhatItDidNotRead() throws {
         let r = try CLIProcess.run(["snapshot", "--self", "--fast", "--format", "json"])
         #expect(r.status == 0)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let object = try r.jsonObject()
         #expect(object["lazyFree"] == nil || object["lazyFree"] is NSNull)
         #expect(object["rss"] is Int)
         // What --fast leaves out is listed in its output, not repeated on stderr for every scrape (issue 12).
@@ -96,16 +84,10 @@ import MemProbeTestSupport
     }
 
     @Test func zombieHasNoAddressSpace() throws {
-        var pid: pid_t = 0
-        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
-        defer { argv.forEach { free($0) } }
-        #expect(posix_spawn(&pid, "/bin/true", nil, nil, &argv, environ) == 0)
-        defer { var st: Int32 = 0; waitpid(pid, &st, 0) }
+        let pid = try spawnProcess("/bin/true")
+        defer { reap(pid) }
         // Wait (without reaping) until the child is a zombie.
-        for _ in 0..<200 {
-            if let s = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), s.contains(") Z ") { break }
-            usleep(10_000)
-        }
+        _ = eventually(within: .seconds(2)) { isZombie(pid) }
         let r = try CLIProcess.run(["snapshot", "\(pid)"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("no address space"))
@@ -123,7 +105,7 @@ import MemProbeTestSupport
         // An unprivileged reader may open status/statm of a root process but not its smaps_rollup (EACCES).
         let r = try CLIProcess.run(["snapshot", "\(getpid())", "--format", "json"], wrapper: HardeningCLITests.nobody)
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let object = try r.jsonObject()
         #expect(object["rss"] is Int)
         #expect(object["lazyFree"] == nil || object["lazyFree"] is NSNull)
         let missing = try #require(object["missing"] as? [[String: Any]])

@@ -25,15 +25,11 @@ import MemProbeTestSupport
 
     @Test(.enabled(if: hasNumaMaps, "kernel without NUMA: no /proc/<pid>/numa_maps"))
     func anotherProcessPerNodeBytesInJSONTableAndPrometheus() throws {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        child.arguments = ["30"]
-        try child.run()
-        defer { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() }
-        let pid = child.processIdentifier
+        let pid = try spawnProcess("/bin/sleep", ["30"])
+        defer { kill(pid, SIGKILL); reap(pid) }
         let r = try CLIProcess.run(["snapshot", "\(pid)", "--format", "json"])
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let object = try r.jsonObject()
         let nodes = try #require(object["numaNodes"] as? [[String: Any]], "numaNodes: \(String(describing: object["numaNodes"]))")
         let expected = Self.nodesFromNumaMaps(try String(contentsOfFile: "/proc/\(pid)/numa_maps", encoding: .utf8))
         var got: [Int: Int] = [:]
@@ -59,7 +55,7 @@ import MemProbeTestSupport
     @Test func fastModeNamesNumaNodesAsNotRead() throws {
         let r = try CLIProcess.run(["snapshot", "--self", "--fast", "--format", "json"])
         #expect(r.status == 0)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let object = try r.jsonObject()
         #expect(object["numaNodes"] is NSNull)
         let missing = try #require(object["missing"] as? [[String: Any]])
         #expect(missing.contains { $0["figure"] as? String == "numaNodes" })

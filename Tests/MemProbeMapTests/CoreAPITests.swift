@@ -26,7 +26,7 @@ import Testing
         m._checkInvariants()
         m.removeAll()
         #expect(m.isEmpty && m.memoryStats.heldBytes == 0)
-        coreExpectArenaInvariants(arena)
+        expectArenaInvariants(arena)
     }
 
     @Test func literalEquatableAndDescription() {
@@ -68,7 +68,7 @@ import Testing
         m._checkInvariants()
         #expect(m.memoryStats.heldBytes <= 4096 * 2)
         expectSameContents(m, d)
-        coreExpectArenaInvariants(arena)
+        expectArenaInvariants(arena)
     }
 
     @Test func reserveCapacityAvoidsLaterAllocation() {
@@ -119,24 +119,24 @@ import Testing
         #expect(keys.count == 3_000)
         a._checkInvariants()
         b._checkInvariants()
-        coreExpectArenaInvariants(arena)
+        expectArenaInvariants(arena)
     }
 
     @Test func collidingHashes() {
-        var m = ArenaMap<CollidingKey, Int>(arena: PageArena())
-        var d: [CollidingKey: Int] = [:]
+        var m = ArenaMap<Collider, Int>(arena: PageArena())
+        var d: [Collider: Int] = [:]
         for i in 0..<600 {
-            m[CollidingKey(i)] = i
-            d[CollidingKey(i)] = i
+            m[Collider(i, buckets: 3)] = i
+            d[Collider(i, buckets: 3)] = i
         }
         m._checkInvariants()
         expectSameContents(m, d)
         for i in stride(from: 0, to: 600, by: 2) {
-            #expect(m.removeValue(forKey: CollidingKey(i)) == d.removeValue(forKey: CollidingKey(i)))
+            #expect(m.removeValue(forKey: Collider(i, buckets: 3)) == d.removeValue(forKey: Collider(i, buckets: 3)))
         }
         m._checkInvariants()
         expectSameContents(m, d)
-        #expect(m[CollidingKey(601)] == nil)
+        #expect(m[Collider(601, buckets: 3)] == nil)
     }
 
     @Test func valuesDeinitializedExactlyOnce() {
@@ -161,14 +161,14 @@ import Testing
         }
         #expect(counter.value == 0, "\(counter.value) values leaked or freed twice")
         #expect(arena.stats.alloc == 0, "the dropped maps returned every byte")
-        coreExpectArenaInvariants(arena)
+        expectArenaInvariants(arena)
     }
 
     @Test func dropReturnsEverythingToTheArena() {
         let arena = PageArena()
         do {
-            var m = ArenaMap<Int, CoreKiB>(arena: arena)
-            for i in 0..<3_000 { m[i] = CoreKiB(i) }
+            var m = ArenaMap<Int, KiB>(arena: arena)
+            for i in 0..<3_000 { m[i] = KiB(i) }
             #expect(arena.stats.alloc >= 3_000 * 1024)
             #expect(m.memoryStats.heldBytes >= m.memoryStats.liveBytes)
         }
@@ -176,6 +176,6 @@ import Testing
         // Only size-class spare pages (one empty page per class) may stay in use: the small index tables of a
         // growing map (8, 16, … 256 slots: 64 B – 2 KiB) and its directory touch up to ~8 classes.
         #expect(arena.stats.heapInuse <= 32 << 10, "only size-class spare pages may stay in use")
-        coreExpectArenaInvariants(arena)
+        expectArenaInvariants(arena)
     }
 }

@@ -80,10 +80,9 @@ func coreApply<K: Hashable>(
 
 @Suite struct CorePropertyTests {
     static let ops = CoreMapOp.generator.array(of: 1...60)
-    /// Fewer runs under the sanitizer passes of tools/test.sh (they set ASAN_OPTIONS / TSAN_OPTIONS): the code paths
-    /// are the same, and TSan makes each step ~10× slower.
-    static let sanitized = getenv("ASAN_OPTIONS") != nil || getenv("TSAN_OPTIONS") != nil
-    static func runs(_ n: Int) -> Int { sanitized ? max(10, n / 4) : n }
+    /// Fewer runs under the sanitizer passes of tools/test.sh: the code paths are the same, and TSan makes each step
+    /// ~10× slower.
+    static func runs(_ n: Int) -> Int { TestEnvironment.isSanitized ? max(10, n / 4) : n }
 
     @Test func randomOperationsIntKeys() async {
         await propertyCheck(count: Self.runs(100), input: Self.ops) { ops in
@@ -93,7 +92,7 @@ func coreApply<K: Hashable>(
             for op in ops {
                 coreApply(op, key: { $0 }, map: &map, dict: &dict)
                 map._checkInvariants()
-                coreExpectArenaInvariants(arena)
+                expectArenaInvariants(arena)
                 #expect(map.count == dict.count)
             }
             expectSameContents(map, dict)
@@ -105,13 +104,13 @@ func coreApply<K: Hashable>(
     @Test func randomOperationsCollidingKeys() async {
         await propertyCheck(count: Self.runs(60), input: Self.ops) { ops in
             let arena = PageArena(strategy: .lazyFree)
-            var map = ArenaMap<CollidingKey, Int>(arena: arena)
-            var dict: [CollidingKey: Int] = [:]
+            var map = ArenaMap<Collider, Int>(arena: arena)
+            var dict: [Collider: Int] = [:]
             // 64 hash values for up to thousands of keys: long probe chains everywhere.
             for op in ops {
-                coreApply(op, key: { CollidingKey($0, buckets: 64) }, map: &map, dict: &dict)
+                coreApply(op, key: { Collider($0, buckets: 64) }, map: &map, dict: &dict)
                 map._checkInvariants()
-                coreExpectArenaInvariants(arena)
+                expectArenaInvariants(arena)
             }
             expectSameContents(map, dict)
         }

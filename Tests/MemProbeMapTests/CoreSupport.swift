@@ -32,45 +32,6 @@ struct TrackedValue: Equatable {
     static func == (a: TrackedValue, b: TrackedValue) -> Bool { a.tracked.id == b.tracked.id && a.label == b.label }
 }
 
-/// A key whose hash is controlled: every key with the same `bucket` collides.
-struct CollidingKey: Hashable, CustomStringConvertible {
-    var id: Int
-    var bucket: Int
-    init(_ id: Int, buckets: Int = 3) {
-        self.id = id
-        self.bucket = ((id % buckets) + buckets) % buckets
-    }
-    func hash(into hasher: inout Hasher) { hasher.combine(bucket) }
-    static func == (a: CollidingKey, b: CollidingKey) -> Bool { a.id == b.id }
-    var description: String { "K\(id)" }
-}
-
-/// A 1 CoreKiB value.
-struct CoreKiB: Equatable {
-    var head: Int
-    var rest: (
-        (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int),
-        (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int),
-        (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int),
-        (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int),
-        (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int),
-        (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int),
-        (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int),
-        (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int)
-    )
-    init(_ v: Int) {
-        head = v
-        let r = (v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v)
-        rest = (r, r, r, r, r, r, r, (v, v, v, v, v, v, v, v, v, v, v, v, v, v, v))
-    }
-    static func == (a: CoreKiB, b: CoreKiB) -> Bool { a.head == b.head && a.rest.7.14 == b.rest.7.14 }
-}
-
-/// The arena's own invariants (design §2).
-func coreExpectArenaInvariants(_ arena: PageArena, sourceLocation: SourceLocation = #_sourceLocation) {
-    expectArenaInvariants(arena, sourceLocation: sourceLocation)
-}
-
 /// The map's contents equal the dictionary's, through every read API.
 func expectSameContents<K: Hashable, V: Equatable>(
     _ map: ArenaMap<K, V>, _ dict: [K: V], sourceLocation: SourceLocation = #_sourceLocation

@@ -78,7 +78,7 @@ struct ProfileReaderTests {
 
     /// Random byte flips, insertions and deletions over the raw and gzip'ed forms: no crash, no trap.
     @Test func mutatedInputsNeverCrash() {
-        var rng = SplitMix(seed: 0x5eed)
+        var rng = TestRandom(seed: 0x5eed)
         let raw = sampleProfile().encoded()
         let gz = Gzip.compress(raw)
         var errors = 0
@@ -146,18 +146,5 @@ struct ProfileReaderTests {
         #expect(throws: ProfileDecodeError.tooLarge("more than \(1 << 20) bytes uncompressed")) {
             try ProfileReader.parse(gz, limit: 1 << 20)
         }
-    }
-}
-
-/// Deterministic generator for the mutation test.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -26,28 +26,9 @@ let goTool: String? = {
         ?? candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
 }()
 
-/// Runs a command; nil when it cannot be started.
-func run(_ argv: [String], environment: [String: String]? = nil) -> (status: Int32, stdout: String, stderr: String)? {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = argv
-    if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    do { try p.run() } catch { return nil }
-    // Read both pipes before waiting: a full pipe would block the child.
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
-    }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+/// Runs a command found on PATH (`environment` is added to this process's); nil when it cannot be started.
+func run(_ argv: [String], environment: [String: String]? = nil) -> ProcessOutput? {
+    try? runProcess("/usr/bin/env", argv, environment: environment.map { ProcessInfo.processInfo.environment.merging($0) { $1 } })
 }
 
 /// Writes a profile under `name`, parses it back with our reader, and — when Go is installed — checks that

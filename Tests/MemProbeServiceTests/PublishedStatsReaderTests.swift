@@ -170,12 +170,8 @@ import MemProbeTestSupport
         let dir = PublishedStatsLocation.directory(uid: geteuid())
         mkdir(dir, 0o700)
         // A dead pid: a child that has exited and been reaped.
-        var pid: pid_t = 0
-        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
-        defer { free(argv[0]) }
-        #expect(posix_spawn(&pid, "/bin/true", nil, nil, &argv, nil) == 0)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        let pid = try spawnProcess("/bin/true")
+        reap(pid)
         var image = PublishedStatsReaderTests.validImage()
         PublishedStatsReaderTests.set(&image, Int64(pid), PublishedStatsLayout.pidOffset)
         let deadPath = "\(dir)/\(pid).stats"

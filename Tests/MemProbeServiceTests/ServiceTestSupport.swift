@@ -19,16 +19,6 @@ func withRunningGovernor<T>(_ governor: MemoryGovernor, _ body: () async throws 
     }
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
-func eventually(within timeout: Duration, _ condition: () throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return try condition()
-}
-
 /// A governor configuration for tests: fast ticks, no publishing unless asked, explicit limit (never the env).
 func testConfiguration(limit: MemoryLimitSetting = .off, arenas: [PageArena]?, publish: Bool = false) -> MemoryGovernor.Configuration {
     var c = MemoryGovernor.Configuration(memoryLimit: limit)

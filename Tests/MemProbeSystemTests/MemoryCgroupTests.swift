@@ -4,9 +4,6 @@ import Testing
 
 @testable import MemProbeSystem
 
-/// Reads a cgroup or /proc file with Foundation: an independent path from the library's own reader.
-private func readFile(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
-
 private func statValue(_ text: String, _ key: String) -> Int? {
     for line in text.split(separator: "\n") {
         let f = line.split(separator: " ")
@@ -135,7 +132,7 @@ struct MemoryCgroupOwnTests {
 
     @Test func detectsTheOwnCgroupFromProcSelfCgroup() throws {
         guard let cg = Self.own else { return }
-        let text = try #require(readFile("/proc/self/cgroup"))
+        let text = try #require(readWholeFile("/proc/self/cgroup"))
         if let line = text.split(separator: "\n").first(where: { $0.split(separator: ":")[1].split(separator: ",").contains("memory") }) {
             let path = String(line.split(separator: ":", maxSplits: 2)[2])
             #expect(cg.version == .v1)
@@ -152,13 +149,13 @@ struct MemoryCgroupOwnTests {
     @Test func readsMatchTheFiles() throws {
         guard let cg = Self.own else { return }
         let usageFile = cg.version == .v1 ? "/memory.usage_in_bytes" : "/memory.current"
-        let before = try #require(Int(readFile(cg.directory + usageFile)!.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let before = try #require(Int(readWholeFile(cg.directory + usageFile)!.trimmingCharacters(in: .whitespacesAndNewlines)))
         let usage = try cg.usage()
-        let after = try #require(Int(readFile(cg.directory + usageFile)!.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let after = try #require(Int(readWholeFile(cg.directory + usageFile)!.trimmingCharacters(in: .whitespacesAndNewlines)))
         // Usage moves while other threads run; it must lie near the two independent reads.
         #expect(usage >= min(before, after) - (8 << 20) && usage <= max(before, after) + (8 << 20))
 
-        let limitText = readFile(cg.directory + (cg.version == .v1 ? "/memory.limit_in_bytes" : "/memory.max"))!
+        let limitText = readWholeFile(cg.directory + (cg.version == .v1 ? "/memory.limit_in_bytes" : "/memory.max"))!
             .trimmingCharacters(in: .whitespacesAndNewlines)
         if let l = try cg.limit() {
             #expect(String(l) == limitText)
@@ -167,7 +164,7 @@ struct MemoryCgroupOwnTests {
         }
 
         let stat = try cg.stat()
-        let statText = try #require(readFile(cg.directory + "/memory.stat"))
+        let statText = try #require(readWholeFile(cg.directory + "/memory.stat"))
         #expect(stat.values.count == statText.split(separator: "\n").count)
         #expect(stat.anon != nil && stat.file != nil && stat.inactiveFile != nil)
         #expect(try cg.oomKillCount() != nil)
@@ -205,8 +202,8 @@ struct MemoryCgroupOwnTests {
         #expect(s.workingSet == max(0, s.usage - inactive))
         // Against the files read independently right after.
         let usageFile = cg.version == .v1 ? "/memory.usage_in_bytes" : "/memory.current"
-        let usage = Int(readFile(cg.directory + usageFile)!.trimmingCharacters(in: .whitespacesAndNewlines))!
-        let inactiveNow = statValue(readFile(cg.directory + "/memory.stat")!, inactiveKey)!
+        let usage = Int(readWholeFile(cg.directory + usageFile)!.trimmingCharacters(in: .whitespacesAndNewlines))!
+        let inactiveNow = statValue(readWholeFile(cg.directory + "/memory.stat")!, inactiveKey)!
         #expect(abs((usage - inactiveNow) - s.workingSet) < 16 << 20)
         if let limit = s.limit { #expect(s.headroom == max(0, limit - s.workingSet)) } else { #expect(s.headroom == nil) }
     }
@@ -231,29 +228,20 @@ private final class AllocatingChild {
         // pipe2 is not visible from Swift's Glibc; set FD_CLOEXEC at once so parallel spawns do not inherit.
         guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         for fd in toChild + fromChild { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
         let script = """
             import sys
             n = int(sys.argv[1]); sys.stdin.readline()
             b = bytearray(b'\\x01') * (n << 20)
             print('ready', flush=True); sys.stdin.readline()
             """
-        let args = [python, "-c", script, String(mebibytes)]
-        let argv = args.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, python, &actions, nil, argv, environ)
+        do {
+            pid = try spawnProcess(python, ["-c", script, String(mebibytes)], stdin: toChild[0], stdout: fromChild[1])
+        } catch {
+            for fd in toChild + fromChild { close(fd) }
+            throw error
+        }
         close(toChild[0])
         close(fromChild[1])
-        guard rc == 0 else {
-            close(toChild[1]); close(fromChild[0])
-            throw POSIXError(.init(rawValue: rc) ?? .EIO)
-        }
-        self.pid = pid
         self.stdinWrite = toChild[1]
         self.stdoutRead = fromChild[0]
     }
@@ -286,8 +274,7 @@ private final class AllocatingChild {
         reaped = true
         close(stdinWrite)
         close(stdoutRead)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let status = reap(pid)
         let sig = status & 0x7f
         return sig != 0 && sig != 0x7f ? sig : nil
     }

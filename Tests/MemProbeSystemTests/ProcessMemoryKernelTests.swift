@@ -9,67 +9,10 @@ import Testing
 import Glibc
 #endif
 
-private let MiB = 1 << 20
 /// Slack for unrelated allocations of the test process between two readings.
 private let slack = 1 * MiB
 
-/// The whole file with stdio (independent of the library's reader). Foundation's
-/// `String(contentsOfFile:)` stops after one read of a /proc file (~4 KiB), so it is not used here.
-private func readWholeFile(_ path: String) -> String? {
-    guard let f = fopen(path, "r") else { return nil }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        if n == 0 { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
-
-/// Fields of the one mapping of `/proc/self/smaps` that starts at `address`: an exact, noise-free figure
-/// for that mapping.
-private func smapsOfMapping(at address: UnsafeMutableRawPointer) -> [String: Int] {
-    guard let text = readWholeFile("/proc/self/smaps") else { return [:] }
-    var hex = String(UInt(bitPattern: address), radix: 16)
-    while hex.count < 8 { hex = "0" + hex }
-    var inside = false
-    var fields: [String: Int] = [:]
-    for line in text.split(separator: "\n") {
-        let isHeader = line.split(separator: " ").first?.contains("-") == true && !line.contains(":  ")
-            && line.first?.isHexDigit == true && !line.hasPrefix("VmFlags")
-        if isHeader && line.split(separator: " ").count >= 5 {
-            if inside { break }
-            inside = line.hasPrefix(hex + "-")
-            continue
-        }
-        if inside {
-            let parts = line.split(whereSeparator: { $0 == " " || $0 == ":" })
-            if parts.count == 3, parts[2] == "kB", let v = Int(parts[1]) { fields[String(parts[0])] = v * 1024 }
-        }
-    }
-    return fields
-}
-
-
-
 private func rollupSelf() throws -> SmapsRollup { try SmapsRollup.read(pid: nil) }
-
-/// posix_spawn `path` with `args`; returns the child's pid.
-private func spawn(_ path: String, _ args: [String]) throws -> pid_t {
-    var pid: pid_t = 0
-    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
-    defer { for a in argv { free(a) } }
-    let rc = posix_spawn(&pid, path, nil, nil, argv, environ)
-    try #require(rc == 0, "posix_spawn(\(path)) failed: \(rc)")
-    return pid
-}
-
-private func reap(_ pid: pid_t) {
-    var status: Int32 = 0
-    _ = waitpid(pid, &status, 0)
-}
 
 private func expectError(
     _ expected: ProcessMemoryError, _ body: () throws(ProcessMemoryError) -> ProcessMemory,
@@ -93,10 +36,10 @@ struct ProcessMemoryKernelTests {
         try? VirtualMemory.advise(p, byteCount: size, .noHugePage)
 
         // The smaps read allocates (its heap stays resident), so it runs before the rollup readings.
-        _ = smapsOfMapping(at: p)
+        _ = smapsFields(ofMappingAt: p)
         let r0 = try rollupSelf()
         touch(p, size)
-        let m1 = smapsOfMapping(at: p)
+        let m1 = smapsFields(ofMappingAt: p)
         let r1 = try rollupSelf()
         // Process-wide deltas only in the plain pass: under a sanitizer, shadow memory and the arenas' background
         // drainer (still releasing what earlier suites freed) move the process's Rss between the two readings (a TSan
@@ -113,7 +56,7 @@ struct ProcessMemoryKernelTests {
         let r2 = try rollupSelf()
         #expect(r1.rss! - r2.rss! >= size - slack)
         #expect(try VirtualMemory.residentBytes(p, byteCount: size) == 0)
-        #expect(smapsOfMapping(at: p)["Rss"] == 0)
+        #expect(smapsFields(ofMappingAt: p)["Rss"] == 0)
 
         touch(p, size)
         let r3 = try rollupSelf()
@@ -124,7 +67,7 @@ struct ProcessMemoryKernelTests {
         // mincore counts lazily freed pages as resident.
         #expect(try VirtualMemory.residentBytes(p, byteCount: size) == size)
         // Up to a per-CPU batch of pages reaches the LazyFree count later.
-        #expect((smapsOfMapping(at: p)["LazyFree"] ?? 0) >= size - 256 * 1024)
+        #expect((smapsFields(ofMappingAt: p)["LazyFree"] ?? 0) >= size - 256 * 1024)
         print("64 MiB: Rss \(r0.rss! / 1024) → \(r1.rss! / 1024) kB touched → \(r2.rss! / 1024) kB DONTNEED; "
             + "LazyFree \(r3.lazyFree! / 1024) → \(r4.lazyFree! / 1024) kB after MADV_FREE")
     }
@@ -188,7 +131,7 @@ struct ProcessMemoryKernelTests {
     }
 
     @Test func anotherProcess() throws {
-        let child = try spawn("/bin/sleep", ["30"])
+        let child = try spawnProcess("/bin/sleep", ["30"])
         var reaped = false
         // Never signal a reaped pid: it may already belong to another process.
         defer {
@@ -219,13 +162,9 @@ struct ProcessMemoryKernelTests {
     }
 
     @Test func zombieHasNoAddressSpace() throws {
-        let child = try spawn("/bin/true", [])
+        let child = try spawnProcess("/bin/true")
         defer { reap(child) }
-        var zombie = false
-        for _ in 0..<500 {
-            if (try? ProcStatus.read(pid: child))?.isZombie == true { zombie = true; break }
-            usleep(10_000)
-        }
+        let zombie = eventually(within: .seconds(5)) { (try? ProcStatus.read(pid: child))?.isZombie == true }
         try #require(zombie, "child \(child) did not become a zombie within 5 s")
         #expect(try Statm.read(pid: child).isEmpty)
         #expect(try ProcStatus.read(pid: child).vmRSS == nil)
