@@ -13,9 +13,9 @@ struct WatchCommand: ParsableCommand {
         Every --interval: RSS, RSS − LazyFree, LazyFree, the cgroup's working set and limit, and — for processes \
         that publish (link memprobe with a governor) — arena Alloc/HeapInuse/HeapReleased and the governor's limit.
         A table that redraws in place on a terminal (appended rows otherwise), or one JSON line per process and \
-        sample with --format json. Ends after --duration, on Ctrl-C/SIGTERM/SIGHUP (says which on stderr), or when \
-        every process has exited (says so on stderr); in each case --record and --plot are written and the exit \
-        status is 0. --record FILE saves the series (JSON lines); --plot FILE.svg draws it, one panel per process on \
+        sample with --format json. Ends after --duration, on Ctrl-C/SIGTERM/SIGHUP (says which on stderr; a signal \
+        ignored at start, as under nohup, stays ignored), or when every process has exited (says so on stderr); in \
+        each case --record and --plot are written and the exit status is 0. --record FILE saves the series (JSON lines); --plot FILE.svg draws it, one panel per process on \
         one scale, with phase markers from --marks FILE (lines `UNIX_SECONDS LABEL`, appended by the caller while the \
         watch runs). --replay FILE (repeatable) plots saved records without sampling.
         --record and --plot are created under a temporary name in their directory before the first sample (a bad \
@@ -147,10 +147,17 @@ struct WatchCommand: ParsableCommand {
         // A closed standard output must be a write error we report (exit 1), not a silent SIGPIPE death.
         signal(SIGPIPE, SIG_IGN)
         // SIGINT/SIGTERM/SIGHUP are blocked for the whole run and taken synchronously while sleeping (sigtimedwait),
-        // so a stop signal ends the sampling and the record and plot are still written, never left half-done.
+        // so a stop signal ends the sampling and the record and plot are still written, never left half-done. A
+        // signal ignored when the watch starts (nohup's SIGHUP, a background job's SIGINT) stays ignored.
         var stopSignals = sigset_t()
         sigemptyset(&stopSignals)
-        for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stopSignals, s) }
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            var current = sigaction()
+            if sigaction(s, nil, &current) == 0, unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1 /* SIG_IGN */ {
+                continue
+            }
+            sigaddset(&stopSignals, s)
+        }
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
         // Output files are created now (temporary names), so a bad path fails before the first sample.
