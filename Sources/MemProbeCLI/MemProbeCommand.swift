@@ -10,7 +10,10 @@ struct MemProbeCommand: ParsableCommand {
         commandName: "memprobe",
         abstract: "Shows where a process's memory really is: live bytes, in-use pages, mapped space, released pages and RSS.",
         discussion: """
-        Exit codes: 0 ok, 1 failure, 2 target process gone or not permitted, 64 usage error.
+        Exit codes: 0 ok; 1 failure, including output that could not be written (standard output, a file); 2 a \
+        target process is gone, is a thread, or may not be read; 64 usage error; 65 a malformed input file \
+        (profile, watch --marks/--replay); compare also 128+N when stopped by signal N. Each command's --help \
+        lists its own.
 
         Examples:
           memprobe snapshot --self
