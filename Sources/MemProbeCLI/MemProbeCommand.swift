@@ -38,6 +38,17 @@ struct MemProbeCommand: ParsableCommand {
             }
         }
         if arguments.first != "compare-worker" { ReleaseEnvironment.check(command: arguments.first) }
+        // What goes through stdio (ArgumentParser's help, --version) is flushed at exit, where a failed write would
+        // be lost: flush it here, checked, so `memprobe watch --help > /dev/full` is exit 1 too. The commands' own
+        // output uses checked writes (writeStandardOutput).
+        atexit {
+            signal(SIGPIPE, SIG_IGN)  // a closed pipe is reported as such, not a SIGPIPE death at exit
+            if fflush(stdout) != 0 || ferror(stdout) != 0 {
+                let reason = String(cString: strerror(errno == 0 ? EIO : errno))
+                _ = "memprobe: cannot write to standard output: \(reason)\n".withCString { fputs($0, stderr) }
+                _exit(1)
+            }
+        }
         main(nil)
     }
 }

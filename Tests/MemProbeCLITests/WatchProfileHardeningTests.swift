@@ -89,6 +89,15 @@ struct WatchProfileHardeningTests {
         #expect(Self.lines(pipe.stderr) == ["memprobe profile: cannot write to standard output: Broken pipe"], "\(pipe.stderr)")
     }
 
+    @Test("1: help printed by ArgumentParser on a full device: exit 1 with one line, not 0", arguments: [
+        ["watch", "--help"], ["profile", "--help"], ["--version"],
+    ])
+    func helpOnFullDevice(args: [String]) throws {
+        let r = try CLIProcess.run(args, wrapper: Self.toDevFull, timeout: 60)
+        #expect(r.status == 1, "\(args): exit \(r.status): \(r.stderr)")
+        #expect(Self.lines(r.stderr) == ["memprobe: cannot write to standard output: No space left on device"], "\(r.stderr)")
+    }
+
     // MARK: 2. files watch writes itself
 
     @Test("2: a bad --record or --plot path fails at once (not after --duration): exit 1, one line, nothing created",
