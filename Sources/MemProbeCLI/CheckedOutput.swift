@@ -2,35 +2,31 @@
 @preconcurrency import Glibc
 #endif
 
-/// Output that is never silently lost: every write and close is checked, files are written under a temporary
-/// name in the target's directory and renamed into place only when complete.
+/// Output that is never silently lost: every write, the fsync and the close are checked, files are written under a
+/// temporary name in the target's directory and renamed into place only when complete.
 ///
 /// A file target is opened (its temporary file created) before any work starts, so a bad path fails at once
 /// rather than after minutes of measuring; on failure the temporary file is removed and nothing is left under
-/// the requested name.
+/// the requested name. Text can be written in one piece at the end (`commit(_:)`) or as it comes (`write(_:)`,
+/// then `commit()`), e.g. a record that grows while a watch runs.
 final class CheckedOutputFile {
     /// The path the caller asked for.
     let path: String
-    /// The temporary file in the same directory (same file system, so the rename is atomic).
+    /// Where the file is renamed to: `path`, or the file a symbolic link at `path` points to (the link stays).
+    let destination: String
+    /// The temporary file in the destination's directory (same file system, so the rename is atomic).
     private(set) var temporaryPath: String
     private var fd: Int32
 
-    /// Creates the temporary file next to `path`. Throws a one-line reason when `path` is a directory, its
-    /// directory does not exist or is not writable.
+    /// Creates the temporary file next to `path`. Throws a one-line reason (``CheckedOutputTarget/check(_:)``) when
+    /// `path` is a directory or another non-regular file, or its directory does not exist or is not writable.
     init(path: String) throws(CheckedOutputError) {
-        var st = stat()
-        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-            throw CheckedOutputError(path: path, reason: "is a directory")
-        }
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        guard !name.isEmpty else { throw CheckedOutputError(path: path, reason: "names no file") }
-        let templateText: String = (directory == "/" ? "/" : directory + "/") + ".\(name).tmp-XXXXXX"
+        let target = try CheckedOutputTarget.check(path)
+        let templateText = target.directoryPrefix + ".\(target.name).tmp-XXXXXX"
         var template = templateText.utf8CString
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
-            throw CheckedOutputError(path: path, reason: "cannot create a file in \(directory): \(String(cString: strerror(errno)))")
+            throw CheckedOutputError(path: path, reason: "cannot create a file in \(target.directory): \(String(cString: strerror(errno)))")
         }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)  // never inherited by the workers
         // mkstemp creates 0600; a report is an ordinary file: honour the umask like fopen would.
@@ -38,22 +34,35 @@ final class CheckedOutputFile {
         umask(mask)
         _ = fchmod(fd, 0o666 & ~mask)
         self.path = path
+        self.destination = target.destination
         self.fd = fd
         self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
-    /// Writes `text` completely, closes the file and renames it into place. On any failure the temporary file
-    /// is removed and the error names the path and the reason.
-    func commit(_ text: String) throws(CheckedOutputError) {
-        guard fd >= 0 else { throw CheckedOutputError(path: path, reason: "already written") }
-        let written = writeAll(fd, text)
+    /// Appends `text` to the temporary file. On failure the temporary file is removed, and the error names the
+    /// path and the reason; the file can then only be abandoned.
+    func write(_ text: String) throws(CheckedOutputError) {
+        guard fd >= 0 else { throw CheckedOutputError(path: path, reason: "already closed") }
+        if let e = writeAll(fd, text) {
+            abandon()
+            throw CheckedOutputError(path: path, reason: String(cString: strerror(e)))
+        }
+    }
+
+    /// Writes `text` completely, fsyncs and closes the file and renames it into place. On any failure the
+    /// temporary file is removed and the error names the path and the reason.
+    func commit(_ text: String = "") throws(CheckedOutputError) {
+        guard fd >= 0 else { throw CheckedOutputError(path: path, reason: "already closed") }
+        var failure = text.isEmpty ? nil : writeAll(fd, text)
+        // fsync before the rename: after a crash the name holds the old file or the whole new one, never an empty one.
+        if failure == nil, fsync(fd) != 0 { failure = errno }
         let closed = close(fd) == 0 ? 0 : errno
         fd = -1
-        if let e = written ?? (closed != 0 ? closed : nil) {
+        if let e = failure ?? (closed != 0 ? closed : nil) {
             unlink(temporaryPath)
             throw CheckedOutputError(path: path, reason: String(cString: strerror(e)))
         }
-        guard rename(temporaryPath, path) == 0 else {
+        guard rename(temporaryPath, destination) == 0 else {
             let e = errno
             unlink(temporaryPath)
             throw CheckedOutputError(path: path, reason: "rename: \(String(cString: strerror(e)))")
@@ -77,6 +86,97 @@ struct CheckedOutputError: Error, CustomStringConvertible {
     var path: String
     var reason: String
     var description: String { "cannot write \(path): \(reason)" }
+}
+
+/// Where a file named on the command line would be written, checked before any work: the path names a regular file
+/// or nothing yet, in a directory that exists and may be written.
+///
+/// Shared by ``CheckedOutputFile`` and `memprobe profile <pid> -o FILE` (where the target process writes the file,
+/// but a bad path must still fail before the request is sent).
+struct CheckedOutputTarget {
+    /// The path as given.
+    var path: String
+    /// The path the new file is renamed to (a symbolic link's target, resolved; else `path`).
+    var destination: String
+    /// The destination's directory and file name.
+    var directory: String
+    var name: String
+    /// The existing file's identity, when one is there (it is replaced, never appended to).
+    var existing: FileIdentity?
+
+    var directoryPrefix: String { directory == "/" ? "/" : directory + "/" }
+
+    /// Checks `path`. Throws a one-line reason for: an empty path or one ending in `/`; a directory; an existing
+    /// device, pipe or socket (renaming over `/dev/null` would replace the device node); a symbolic link to
+    /// nothing; a directory part that does not exist, is not a directory or may not be written.
+    static func check(_ path: String) throws(CheckedOutputError) -> CheckedOutputTarget {
+        func fail(_ reason: String) -> CheckedOutputError { CheckedOutputError(path: path, reason: reason) }
+        guard !path.isEmpty else { throw fail("names no file") }
+        var destination = path
+        var st = stat()
+        var lst = stat()
+        if lstat(path, &lst) == 0 {
+            if stat(path, &st) != 0 {
+                throw fail((lst.st_mode & S_IFMT) == S_IFLNK ? "is a symbolic link to nothing" : String(cString: strerror(errno)))
+            }
+            if (st.st_mode & S_IFMT) == S_IFDIR { throw fail("is a directory") }
+            guard (st.st_mode & S_IFMT) == S_IFREG else {
+                throw fail("is not a regular file (output is written to a temporary file and renamed into place)")
+            }
+            if (lst.st_mode & S_IFMT) == S_IFLNK {
+                // Write through the link: the file it names is replaced, the link stays.
+                guard let resolved = realpath(path, nil) else { throw fail(String(cString: strerror(errno))) }
+                destination = String(cString: resolved)
+                free(resolved)
+            }
+        } else if errno != ENOENT {
+            throw fail(String(cString: strerror(errno)))
+        }
+        if path.hasSuffix("/") { throw fail("names a directory, not a file") }
+        let slash = destination.lastIndex(of: "/")
+        let directory = slash.map { $0 == destination.startIndex ? "/" : String(destination[..<$0]) } ?? "."
+        let name = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
+        var dst = stat()
+        guard stat(directory, &dst) == 0 else {
+            let e = errno
+            throw fail(e == ENOENT ? "directory \(directory) does not exist" : "\(directory): \(String(cString: strerror(e)))")
+        }
+        guard (dst.st_mode & S_IFMT) == S_IFDIR else { throw fail("\(directory) is not a directory") }
+        guard access(directory, W_OK) == 0 else {
+            throw fail("cannot create a file in \(directory): \(String(cString: strerror(errno)))")
+        }
+        return CheckedOutputTarget(
+            path: path, destination: destination, directory: directory, name: name, existing: FileIdentity.of(destination))
+    }
+}
+
+/// Enough of a file's `stat` to tell whether it was replaced or rewritten since.
+struct FileIdentity: Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int
+    var modified: timespec
+    var changed: timespec
+
+    init(_ st: stat) {
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        size = Int(st.st_size)
+        modified = st.st_mtim
+        changed = st.st_ctim
+    }
+
+    /// The identity of the file at `path` now (following links), or nil when there is none.
+    static func of(_ path: String) -> FileIdentity? {
+        var st = stat()
+        return stat(path, &st) == 0 ? FileIdentity(st) : nil
+    }
+
+    static func == (a: FileIdentity, b: FileIdentity) -> Bool {
+        a.device == b.device && a.inode == b.inode && a.size == b.size
+            && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
+            && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
+    }
 }
 
 /// Writes all of `text` to `fd`, retrying short writes and EINTR. Returns nil, or the errno of the failure.
@@ -110,11 +210,22 @@ func writeStandardOutput(_ text: String, command: String) throws {
 }
 
 extension CheckedOutputFile {
-    /// Whether two paths name the same file: the same text, or (when both exist) the same device and inode.
+    /// Whether two paths name the same file: the same text; or, when both exist, the same device and inode; or,
+    /// when either does not exist yet, the same name in the same directory (`F` and `./F`, `dir/../F`).
     static func sameTarget(_ a: String, _ b: String) -> Bool {
         if a == b { return true }
         var sa = stat(), sb = stat()
-        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
-        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+        let aExists = stat(a, &sa) == 0, bExists = stat(b, &sb) == 0
+        if aExists && bExists { return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino }
+        func place(_ p: String) -> (dev: UInt64, ino: UInt64, name: Substring)? {
+            let slash = p.lastIndex(of: "/")
+            let directory = slash.map { $0 == p.startIndex ? "/" : String(p[..<$0]) } ?? "."
+            let name = slash.map { p[p.index(after: $0)...] } ?? p[...]
+            var st = stat()
+            guard !name.isEmpty, stat(directory, &st) == 0 else { return nil }
+            return (UInt64(st.st_dev), UInt64(st.st_ino), name)
+        }
+        guard let pa = place(a), let pb = place(b) else { return false }
+        return pa.dev == pb.dev && pa.ino == pb.ino && pa.name == pb.name
     }
 }

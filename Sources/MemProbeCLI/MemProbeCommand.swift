@@ -10,7 +10,10 @@ struct MemProbeCommand: ParsableCommand {
         commandName: "memprobe",
         abstract: "Shows where a process's memory really is: live bytes, in-use pages, mapped space, released pages and RSS.",
         discussion: """
-        Exit codes: 0 ok, 1 failure, 2 target process gone or not permitted, 64 usage error.
+        Exit codes: 0 ok; 1 failure, including output that could not be written (standard output, a file); 2 a \
+        target process is gone, is a thread, or may not be read; 64 usage error; 65 a malformed input file \
+        (profile, watch --marks/--replay); compare also 128+N when stopped by signal N. Each command's --help \
+        lists its own.
 
         Examples:
           memprobe snapshot --self
@@ -35,6 +38,17 @@ struct MemProbeCommand: ParsableCommand {
             }
         }
         if arguments.first != "compare-worker" { ReleaseEnvironment.check(command: arguments.first) }
+        // What goes through stdio (ArgumentParser's help, --version) is flushed at exit, where a failed write would
+        // be lost: flush it here, checked, so `memprobe watch --help > /dev/full` is exit 1 too. The commands' own
+        // output uses checked writes (writeStandardOutput).
+        atexit {
+            signal(SIGPIPE, SIG_IGN)  // a closed pipe is reported as such, not a SIGPIPE death at exit
+            if fflush(stdout) != 0 || ferror(stdout) != 0 {
+                let reason = String(cString: strerror(errno == 0 ? EIO : errno))
+                _ = "memprobe: cannot write to standard output: \(reason)\n".withCString { fputs($0, stderr) }
+                _exit(1)
+            }
+        }
         main(nil)
     }
 }

@@ -31,8 +31,7 @@ struct SnapshotCommand: ParsableCommand {
         case table, json, prometheus
     }
 
-    // Strings, not Int32: ArgumentParser would take "-1" for an unknown option and then complain that no
-    // process ID was given; parsed here, "-1" is named as the bad process ID it is.
+    // Strings, not Int32: parsed by ProcessIDArguments, so "-1" is named as the bad process ID it is.
     @Argument(parsing: .allUnrecognized, help: "Process IDs to read.")
     var pids: [String] = []
 
@@ -46,18 +45,7 @@ struct SnapshotCommand: ParsableCommand {
     var fast = false
 
     /// The process IDs, in the order given, each once (a repeated pid would duplicate Prometheus series).
-    func processIDs() throws -> [Int32] {
-        var seen = Set<Int32>()
-        var result: [Int32] = []
-        for text in pids {
-            if text.hasPrefix("--") { throw ValidationError("Unknown option '\(text)'.") }
-            guard let pid = Int32(text), pid > 0 else {
-                throw ValidationError("'\(text)' is not a process ID (must be a whole number > 0).")
-            }
-            if seen.insert(pid).inserted { result.append(pid) }
-        }
-        return result
-    }
+    func processIDs() throws -> [Int32] { try ProcessIDArguments.parseList(pids) }
 
     func validate() throws {
         let ids = try processIDs()
@@ -71,8 +59,8 @@ struct SnapshotCommand: ParsableCommand {
         var snapshots: [MemStats] = []
         var failed = false
         for pid in targets {
-            if let pid, let process = ThreadGroup.processID(ofTask: pid), process != pid {
-                printError("memprobe: \(pid) is a thread of process \(process), not a process; give \(process)")
+            if let pid, let reason = ProcessIDArguments.notAProcess(pid) {
+                printError("memprobe: \(reason)")
                 failed = true
                 continue
             }

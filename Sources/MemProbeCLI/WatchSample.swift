@@ -83,16 +83,23 @@ struct WatchRecord: Sendable {
         var interval: Double
     }
 
-    var text: String {
+    /// The record's first line: what it is, when it started, the interval.
+    var headerLine: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        var lines: [String] = []
         let header = Header(memprobeWatch: 1, startUnix: startUnix, interval: interval)
-        lines.append((try? encoder.encode(header)).map { String(decoding: $0, as: UTF8.self) } ?? "{}")
-        for s in samples { lines.append(s.jsonLine) }
-        for m in marks { lines.append((try? encoder.encode(m)).map { String(decoding: $0, as: UTF8.self) } ?? "{}") }
-        return lines.joined(separator: "\n") + "\n"
+        return (try? encoder.encode(header)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
+
+    /// The marks, one JSON line each (they follow the samples in a record).
+    var markLines: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return marks.map { ((try? encoder.encode($0)).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n" }.joined()
+    }
+
+    /// The whole record as `--record` writes it: the header, one line per sample, one per mark.
+    var text: String { headerLine + "\n" + samples.map { $0.jsonLine + "\n" }.joined() + markLines }
 
     /// Parses a file written by `--record`; a malformed line is an error naming the file and line.
     static func parse(_ text: String, path: String) throws(WatchError) -> WatchRecord {
@@ -116,20 +123,19 @@ struct WatchRecord: Sendable {
     }
 }
 
-/// A watch failure with its exit status: 1 a file could not be written, 65 a file's content is wrong, 64 usage.
+/// A watch failure with its exit status: 1 a file could not be read or written, 65 a file's content is wrong.
 enum WatchError: Error, CustomStringConvertible {
     case io(String)
     case data(String)
-    case usage(String)
 
     var description: String {
         switch self {
-        case .io(let s), .data(let s), .usage(let s): s
+        case .io(let s), .data(let s): s
         }
     }
 }
 
-/// Whole-file reads and checked writes (temp name, then rename).
+/// Whole-file reads (`--marks`, `--replay`); files are written through `CheckedOutputFile`.
 enum WatchFile {
     static func read(_ path: String) throws(WatchError) -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -148,33 +154,5 @@ enum WatchFile {
             if bytes.count > 256 << 20 { throw .data("\(path): larger than 256 MiB") }
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// Writes `text` to `path.tmp-PID`, fsyncs, and renames it over `path`; every step checked.
-    static func write(_ path: String, _ text: String) throws(WatchError) {
-        let tmp = "\(path).tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io("cannot write \(path): \(String(cString: strerror(errno)))") }
-        var failure: String?
-        var bytes = Array(text.utf8)
-        bytes.withUnsafeMutableBytes { buf in
-            var off = 0
-            while off < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                off += n
-            }
-        }
-        if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
-        if close(fd) != 0 && failure == nil { failure = String(cString: strerror(errno)) }
-        if failure == nil && rename(tmp, path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(tmp)
-            throw .io("cannot write \(path): \(failure)")
-        }
     }
 }
