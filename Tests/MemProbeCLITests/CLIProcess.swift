@@ -56,7 +56,7 @@ extension CLIProcess {
 
         /// Waits for it to end; after `timeout` seconds it is SIGKILLed and reported with `timedOut`. A run killed
         /// by a signal reports 128 + the signal as its status (as a shell would).
-        func finish(timeout: Double) -> Result {
+        func finish(timeout: Double) -> ProcessOutput {
             var timedOut = false
             if !wait(upTo: timeout, for: { !process.isRunning }) {
                 timedOut = true
@@ -64,7 +64,7 @@ extension CLIProcess {
             }
             process.waitUntilExit()
             let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-            return Result(status: status, stdout: stdout, stderr: stderr, timedOut: timedOut)
+            return ProcessOutput(status: status, stdout: stdout, stderr: stderr, timedOut: timedOut)
         }
 
         deinit {

@@ -13,12 +13,11 @@ import MemProbeTestSupport
 /// loses output silently, and no worker or cgroup outlives a run.
 @Suite("hardening: compare and snapshot")
 struct HardeningCLITests {
-    static let isRoot = getuid() == 0
     static let cgroupParent = MemoryCgroup.managementSupport().parent
     static let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     /// Whether uid 65534 can execute the test build of memprobe (the build folder may be private).
     static let canRunAsNobody: Bool = {
-        guard isRoot, FileManager.default.isExecutableFile(atPath: nobody[0]) else { return false }
+        guard TestEnvironment.isRoot, FileManager.default.isExecutableFile(atPath: nobody[0]) else { return false }
         return (try? CLIProcess.run(["--version"], wrapper: nobody, timeout: 30).status) == 0
     }()
     /// A compare child that starts aborts at once: a test that sees "killed by signal 6" knows a child ran.
@@ -89,18 +88,12 @@ struct HardeningCLITests {
     }
 
     @Test("2: --output and --plot on a full file system: exit 1, nothing left under either name",
-          .enabled(if: isRoot, "needs root to mount a small tmpfs"))
+          .enabled(if: TestEnvironment.isRoot, "needs root to mount a small tmpfs"))
     func fullFileSystem() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("memprobe-full-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { _ = umount2(dir, Int32(MNT_DETACH)); try? FileManager.default.removeItem(atPath: dir) }
-        try #require(mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0, "mount tmpfs: \(String(cString: strerror(errno)))")
-        // Fill it, leaving room for the (empty) temporary files but not their contents.
-        let filler = FileManager.default.createFile(atPath: dir + "/filler", contents: nil)
-        try #require(filler)
-        let h = try #require(FileHandle(forWritingAtPath: dir + "/filler"))
-        while (try? h.write(contentsOf: Data(count: 4096))) != nil {}
-        try? h.close()
+        // Filled to the last byte: the (empty) temporary files can be created, their contents cannot.
+        let full = try FullFileSystem(size: 64 << 10)
+        defer { full.close() }
+        let dir = full.directory
         for (option, name) in [("--output", "report.json"), ("--plot", "chart.svg")] {
             let r = try CLIProcess.run([
                 "compare", "--items", "1000", "--contenders", "dictionary,arena:dontNeed", "--format", "json", option, dir + "/" + name,
@@ -108,8 +101,7 @@ struct HardeningCLITests {
             #expect(r.status == 1, "\(option): exit \(r.status): \(r.stderr)")
             #expect(r.stderr.contains("No space left on device"), "\(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/" + name), "\(option): a truncated \(name) was left")
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0 != "filler" }
-            #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
+            #expect(full.leftovers().isEmpty, "temporary files left: \(full.leftovers())")
         }
     }
 
@@ -309,15 +301,13 @@ struct HardeningCLITests {
 
     @Test("9: a thread id is refused as a thread of its process, exit 2")
     func threadID() throws {
-        // A thread that lives through the run; its id is any task of ours that is not the main thread.
-        let thread = Thread { Thread.sleep(forTimeInterval: 5) }
-        thread.start()
-        usleep(50_000)
-        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { Int32($0) }
-        let id = try #require(tasks.first { $0 != getpid() })
+        // A thread that lives through the run: its task id is not a process id.
+        let thread = try ParkedThread()
+        let id = thread.id
         let r = try CLIProcess.run(["snapshot", String(id), "--fast"], timeout: 60)
         #expect(r.status == 2, "exit \(r.status): \(r.stdout)")
         #expect(r.stderr.contains("thread of process \(getpid())"), "\(r.stderr)")
+        withExtendedLifetime(thread) {}  // the thread lives through the run
     }
 
     @Test("9: the table header does not name smaps_rollup when it was denied",

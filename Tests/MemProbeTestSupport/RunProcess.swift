@@ -13,6 +13,13 @@ public struct ProcessOutput: Sendable {
     /// The run hit its timeout and was SIGKILLed.
     public var timedOut = false
 
+    public init(status: Int32, stdout: String, stderr: String, timedOut: Bool = false) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+        self.timedOut = timedOut
+    }
+
     /// Standard output as one JSON object; records an issue (and throws) when it is not one.
     public func jsonObject(sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any], sourceLocation: sourceLocation)
