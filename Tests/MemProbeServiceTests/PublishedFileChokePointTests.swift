@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
-import MemProbe
+@testable import MemProbe
 import MemProbeTestSupport
 import SystemPackage
 import Testing
@@ -202,5 +202,19 @@ import Testing
                 try PublishedRequestClient.send(file: file, pid: getpid(), kind: PublishedRequest.heapProfile, path: "/tmp/p.pb.gz")
             }
         }
+    }
+
+    /// `memprobe profile <pid> -o FILE`: the governor's default handler answers the failed write's own errno, and
+    /// FILE does not appear.
+    @Test(.enabled(if: Backtrace.isAvailable && HeapProfileRate.processDefault != 0, "heap profiling unavailable"))
+    func aHeapProfileRequestWhoseWriteFailsAnswersItsErrno() throws {
+        let dir = try TemporaryDirectory()
+        let request = PublishedRequest(sequence: 1, kind: PublishedRequest.heapProfile, path: dir.path + "/heap.pb.gz")
+        let mock = SyscallMock()
+        mock.fail(.write, with: .noSpace)
+        #expect(SyscallMock.$current.withValue(mock) { HeapProfileRequestHandler.handle(request) } == ENOSPC)
+        #expect(dir.names().isEmpty, "left: \(dir.names())")
+        #expect(HeapProfileRequestHandler.handle(request) == 0)
+        #expect(dir.names() == ["heap.pb.gz"])
     }
 }
