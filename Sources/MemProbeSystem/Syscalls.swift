@@ -34,6 +34,10 @@ enum SyscallCall: String, Sendable, CaseIterable {
     case opendir
     /// prctl(PR_SET_PDEATHSIG).
     case prctl
+    /// mbind(2), through libnuma's loader (CShims/numa.c).
+    case mbind
+    /// numa_move_pages in query mode (move_pages(2) with no target nodes).
+    case movePages
 }
 
 #if ENABLE_MOCKING
@@ -256,6 +260,27 @@ func system_readDirectory(_ path: String) -> Result<[(name: String, type: UInt8)
         }
         if name != "." && name != ".." { entries.append((name, entry.pointee.d_type)) }
     }
+}
+
+// MARK: NUMA (libnuma, loaded by CShims/numa.c)
+
+/// mbind(address, length, mode, nodemask, maxnode, flags).
+func system_mbind(
+    _ address: UnsafeMutableRawPointer, _ length: Int, _ mode: Int32, _ nodemask: UnsafePointer<UInt>?, _ maxnode: UInt,
+    _ flags: UInt32
+) -> Result<Void, Errno> {
+    if let e = mockedErrno(.mbind) { return .failure(Errno(rawValue: e)) }
+    let rc = cshims_mbind(address, length, mode, nodemask, maxnode, flags)
+    return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
+}
+
+/// The node of each of `count` pages (`numa_move_pages` query: nothing moves); per-page results in `status`.
+func system_numaPageNodes(
+    _ pages: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ count: Int, _ status: UnsafeMutablePointer<Int32>
+) -> Result<Void, Errno> {
+    if let e = mockedErrno(.movePages) { return .failure(Errno(rawValue: e)) }
+    let rc = cshims_numa_page_nodes(pages, count, status)
+    return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
 }
 
 // MARK: Processes
