@@ -121,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MemProbeProfileTests",
-            dependencies: ["MemProbeProfile", "MemProbeMap", "MemProbeArena", "CShims", "MemProbeTestSupport"]
+            dependencies: ["MemProbeProfile", "MemProbeMap", "MemProbeArena", "MemProbeSystem", "CShims", "MemProbeTestSupport"]
         ),
         // MemStats and its renderings in process, so the ASan and TSan passes cover them (tools/test.sh).
         .testTarget(name: "MemProbeTests", dependencies: ["MemProbe", "MemProbeCompare", "MemProbeTestSupport"]),

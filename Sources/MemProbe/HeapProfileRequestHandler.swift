@@ -19,7 +19,7 @@ enum HeapProfileRequestHandler {
         } catch {
             switch error {
             case .notSampling: return ENODATA
-            case .file(.open(_, let e)), .file(.read(_, let e)), .file(.write(_, let e)): return e
+            case .file(.open(_, let e)), .file(.read(_, let e)), .file(.write(_, let e)): return e.errno.rawValue
             case .file(.tooLarge): return EFBIG
             }
         }

@@ -36,8 +36,10 @@ public enum PublishedStatsError: Error, Hashable, Sendable, CustomStringConverti
     case wrongVersion(found: Int, expected: Int)
     /// The publisher kept rewriting it while it was read.
     case unstable(path: String)
-    /// A system call failed.
+    /// A system call failed: the call with its path, and the errno.
     case system(call: String, errno: Int32)
+
+    init(_ error: SystemCallError) { self = .system(call: error.call, errno: error.errno.rawValue) }
 
     public var description: String {
         switch self {
@@ -57,33 +59,37 @@ package enum PublishedStatsReader {
     /// Reads and validates the figures process `pid` published.
     package static func read(pid: Int32) throws(PublishedStatsError) -> PublishedStats {
         guard let uid = PublishedStatsLocation.owner(ofProcess: pid) else { throw .notPublished(pid: pid) }
-        let path = PublishedStatsLocation.path(pid: pid, uid: uid)
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else {
-            let e = errno
-            switch e {
-            case ENOENT: throw .notPublished(pid: pid)
-            case EACCES, EPERM: throw .notPermitted(path: path)
-            case ELOOP: throw .corrupt(reason: "\(path) is a symbolic link")
-            default: throw .system(call: "open(\(path))", errno: e)
+        return try read(path: PublishedStatsLocation.path(pid: pid, uid: uid), pid: pid, uid: uid)
+    }
+
+    /// Reads and validates the file at `path`, which must be a regular file owned by `uid` naming process `pid`.
+    package static func read(path: String, pid: Int32, uid: uid_t) throws(PublishedStatsError) -> PublishedStats {
+        let file: SystemFile
+        do {
+            file = try SystemFile.open(path, .readOnly, followSymlinks: false)
+        } catch {
+            switch error.errno {
+            case .noSuchFileOrDirectory: throw .notPublished(pid: pid)
+            case .permissionDenied, .notPermitted: throw .notPermitted(path: path)
+            case .tooManySymbolicLinkLevels: throw .corrupt(reason: "\(path) is a symbolic link")
+            default: throw PublishedStatsError(error)
             }
         }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .system(call: "fstat(\(path))", errno: errno) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .corrupt(reason: "\(path) is not a regular file") }
-        guard st.st_uid == uid else { throw .corrupt(reason: "\(path) is owned by uid \(st.st_uid), not the process's \(uid)") }
-        let size = Int(st.st_size)
+        let st: FileStatus
+        do { st = try file.status() } catch { throw PublishedStatsError(error) }
+        guard st.kind == .regular else { throw .corrupt(reason: "\(path) is not a regular file") }
+        guard st.ownerID == uid else { throw .corrupt(reason: "\(path) is owned by uid \(st.ownerID), not the process's \(uid)") }
+        let size = st.byteCount
         guard size <= PublishedStatsLayout.maximumFileBytes else { throw .corrupt(reason: "\(size) bytes is too large") }
         var stats: PublishedStats?
         for attempt in 0..<200 {
-            let bytes = try readAll(fd, size: size, path: path)
+            let bytes = try readAll(file, size: size)
             // The sequence word read again after the copy: unchanged and even means one whole publication.
-            var after: UInt64 = 0
-            let n = withUnsafeMutableBytes(of: &after) { pread(fd, $0.baseAddress, 8, off_t(PublishedStatsLayout.sequenceOffset)) }
+            let after: UInt64?
+            do { after = try file.readWord(atOffset: PublishedStatsLayout.sequenceOffset) } catch { throw PublishedStatsError(error) }
             do {
                 let parsed = try parse(bytes, expectedPID: pid)
-                if n == 8, after == sequence(bytes) { stats = parsed; break }
+                if after == sequence(bytes) { stats = parsed; break }
             } catch .unstable {
                 // odd sequence: a write in progress
             }
@@ -91,21 +97,23 @@ package enum PublishedStatsReader {
         }
         guard let stats else { throw .unstable(path: path) }
         if let now = ProcessStartTime.read(pid: pid), now != stats.startTime {
-            unlink(path)  // best effort: only its owner (or root) may
+            _ = try? FileSystem.removeFile(path)  // best effort: only its owner (or root) may
             throw .stale(path: path, reason: "pid \(pid) now names a process started at \(now), not \(stats.startTime)")
         }
         return stats
     }
 
-    private static func readAll(_ fd: Int32, size: Int, path: String) throws(PublishedStatsError) -> [UInt8] {
+    /// Up to `size` bytes from the start of `file` (fewer when it is shorter): a pread loop, EINTR retried by the
+    /// system layer.
+    private static func readAll(_ file: SystemFile, size: Int) throws(PublishedStatsError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         while done < size {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, size - done, off_t(done)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .system(call: "pread(\(path))", errno: errno)
+            let r = bytes.withUnsafeMutableBytes { raw in
+                Result { () throws(SystemCallError) in try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[done...]), atOffset: done) }
             }
+            let n: Int
+            do { n = try r.get() } catch { throw PublishedStatsError(error) }
             if n == 0 { break }
             done += n
         }
@@ -232,12 +240,10 @@ package enum PublishedStatsReader {
     /// Whether the file at `path` names a process that is gone or whose pid was reused (unreadable: not stale).
     package static func isStale(path: String, pid: Int32) -> Bool {
         guard let current = ProcessStartTime.read(pid: pid) else { return true }  // no such process
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var start: UInt64 = 0
-        let n = withUnsafeMutableBytes(of: &start) { pread(fd, $0.baseAddress, 8, off_t(PublishedStatsLayout.startTimeOffset)) }
-        return n == 8 && start != current
+        guard let file = try? SystemFile.open(path, .readOnly, followSymlinks: false),
+              let start = try? file.readWord(atOffset: PublishedStatsLayout.startTimeOffset)
+        else { return false }
+        return start != current
     }
 
     /// Fuzzer entry: parses arbitrary bytes; returns 0 when they parse, 1 when rejected. Never traps.
@@ -249,6 +255,17 @@ package enum PublishedStatsReader {
             _ = error.description
             return 1
         }
+    }
+}
+
+extension SystemFile {
+    /// The 8-byte word at `offset` of a published file (pread), nil when the file ends before it.
+    func readWord(atOffset offset: Int) throws(SystemCallError) -> UInt64? {
+        var value: UInt64 = 0
+        let n = withUnsafeMutableBytes(of: &value) { raw in
+            Result { () throws(SystemCallError) in try read(into: raw, atOffset: offset) }
+        }
+        return try n.get() == 8 ? value : nil
     }
 }
 

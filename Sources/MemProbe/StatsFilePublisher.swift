@@ -6,9 +6,12 @@ import MemProbeSystem
 import Synchronization
 
 /// Why publishing could not start (the governor logs it at debug level and runs without publishing).
-package enum StatsPublishError: Error, CustomStringConvertible {
+package enum StatsPublishError: Error, Equatable, CustomStringConvertible {
     case unsafeDirectory(String, reason: String)
+    /// A system call failed: the call with its path, and the errno.
     case system(String, errno: Int32)
+
+    init(_ error: SystemCallError) { self = .system(error.call, errno: error.errno.rawValue) }
 
     package var description: String {
         switch self {
@@ -18,14 +21,16 @@ package enum StatsPublishError: Error, CustomStringConvertible {
     }
 }
 
-/// A request read from the published file (see ``PublishedRequest``).
 /// The process's published-stats file, mapped shared: ``publish(arenas:governor:)`` writes it in place under a
 /// sequence lock with plain stores — no system call — so the governor can publish every tick.
 ///
 /// Used from one thread at a time (the governor's); the file is owner-only in an owner-only directory, removed by
-/// ``remove()`` and at normal process exit (atexit).
+/// ``remove()`` and at normal process exit (atexit). Every system call it makes goes through MemProbeSystem's
+/// choke points (``SystemFile``, ``FileMapping``, ``FileSystem``).
 package final class StatsFilePublisher: @unchecked Sendable {
     package let path: String
+    private let mapping: FileMapping
+    /// `mapping.base`, kept here so a publication is plain stores from one pointer.
     private let base: UnsafeMutableRawPointer
     private var sequence: UInt64 = 0
     private var removed = false
@@ -34,78 +39,98 @@ package final class StatsFilePublisher: @unchecked Sendable {
         Array(repeating: nil, count: PublishedStatsLayout.arenaCapacity)
 
     /// Creates (or replaces) `<dir>/<pid>.stats`, after removing files of dead or reused pids in the directory.
+    ///
+    /// The file is created as `.<pid>.stats.tmp` (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600), sized, mapped shared,
+    /// given its header and renamed into place; when any step fails the temporary file is removed and nothing is
+    /// left under either name.
+    /// - Parameter directory: the per-user directory (default `PublishedStatsLocation.directory(uid:)`; tests pass
+    ///   their own). Its parent must exist; it is created 0700 when missing.
     /// - Returns: nil when publishing is opted out (`MEMPROBE_PUBLISH=0`).
-    package static func create() throws(StatsPublishError) -> StatsFilePublisher? {
+    package static func create(directory: String? = nil) throws(StatsPublishError) -> StatsFilePublisher? {
         if PublishedStatsLocation.isOptedOut { return nil }
         let uid = geteuid()
-        let dir = PublishedStatsLocation.directory(uid: uid)
-        try prepareDirectory(dir, uid: uid)
+        let dir = directory ?? PublishedStatsLocation.directory(uid: uid)
+        try prepareDirectory(dir, parent: directory.map(parentDirectory) ?? PublishedStatsLocation.base, uid: uid)
         let pid = getpid()
         removeStaleFiles(in: dir, except: pid)
         let path = "\(dir)/\(pid).stats"
         let temp = "\(dir)/.\(pid).stats.tmp"
-        unlink(temp)
-        let fd = open(temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .system("open(\(temp))", errno: errno) }
-        defer { close(fd) }
-        let size = PublishedStatsLayout.fileBytes
-        guard ftruncate(fd, off_t(size)) == 0 else {
-            let e = errno
-            unlink(temp)
-            throw .system("ftruncate(\(temp))", errno: e)
-        }
-        guard let m = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), m != MAP_FAILED else {
-            let e = errno
-            unlink(temp)
-            throw .system("mmap(\(temp))", errno: e)
-        }
-        let publisher = StatsFilePublisher(path: path, base: m)
+        _ = try? FileSystem.removeFile(temp)  // left by a process that had this pid and died mid-create
+        let mapping: FileMapping
+        do { mapping = try mapNewFile(temp, byteCount: PublishedStatsLayout.fileBytes) } catch { throw StatsPublishError(error) }
+        let publisher = StatsFilePublisher(path: path, mapping: mapping)
         publisher.writeHeader(pid: pid, startTime: ProcessStartTime.read(pid: nil) ?? 0)
-        guard rename(temp, path) == 0 else {
-            let e = errno
-            unlink(temp)
-            munmap(m, size)
-            throw .system("rename(\(temp), \(path))", errno: e)
+        do {
+            try FileSystem.rename(temp, to: path)
+        } catch {
+            _ = try? FileSystem.removeFile(temp)
+            publisher.removed = true  // never published: deinit must not remove another file under `path`
+            _ = try? mapping.unmap()
+            throw StatsPublishError(error)
         }
         ExitCleanup.register(path)
         return publisher
     }
 
-    private init(path: String, base: UnsafeMutableRawPointer) {
+    private init(path: String, mapping: FileMapping) {
         self.path = path
-        self.base = base
+        self.mapping = mapping
+        self.base = mapping.base
     }
 
     deinit { remove() }
 
+    /// Creates `path` (`O_RDWR|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC`, 0600), sizes it and maps it shared; removes it
+    /// again when a step fails.
+    private static func mapNewFile(_ path: String, byteCount: Int) throws(SystemCallError) -> FileMapping {
+        let file = try SystemFile.createNew(path, .readWrite, permissions: 0o600)
+        let mapping: FileMapping
+        do {
+            try file.truncate(toByteCount: byteCount)
+            mapping = try FileMapping(file, byteCount: byteCount, access: .sharedReadWrite)
+        } catch {
+            _ = try? FileSystem.removeFile(path)
+            throw error
+        }
+        // The mapping keeps the file; the descriptor is no longer needed (a tmpfs close has nothing to report).
+        _ = try? file.close()
+        return mapping
+    }
+
+    private static func parentDirectory(_ dir: String) -> String {
+        guard let slash = dir.lastIndex(of: "/") else { return "." }
+        return slash == dir.startIndex ? "/" : String(dir[..<slash])
+    }
+
     /// The directory must be ours, a real directory and closed to others; created 0700 when missing.
-    private static func prepareDirectory(_ dir: String, uid: uid_t) throws(StatsPublishError) {
-        let parent = PublishedStatsLocation.base
-        var pst = stat()
-        guard stat(parent, &pst) == 0, (pst.st_mode & S_IFMT) == S_IFDIR else {
+    private static func prepareDirectory(_ dir: String, parent: String, uid: uid_t) throws(StatsPublishError) {
+        guard let p = try? FileSystem.status(ofPath: parent), p.kind == .directory else {
             throw .unsafeDirectory(parent, reason: "missing or not a directory")
         }
-        if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw .system("mkdir(\(dir))", errno: errno) }
-        var st = stat()
-        guard lstat(dir, &st) == 0 else { throw .system("lstat(\(dir))", errno: errno) }
-        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw .unsafeDirectory(dir, reason: "not a directory (a symlink?)") }
-        guard st.st_uid == uid else { throw .unsafeDirectory(dir, reason: "owned by uid \(st.st_uid), not \(uid)") }
-        if st.st_mode & 0o077 != 0 {
-            guard chmod(dir, 0o700) == 0 else { throw .system("chmod(\(dir))", errno: errno) }
+        do {
+            try FileSystem.makeDirectory(dir, permissions: 0o700)
+        } catch where error.errno == .fileExists {
+            // already there: checked below
+        } catch {
+            throw StatsPublishError(error)
+        }
+        let st: FileStatus
+        do { st = try FileSystem.status(ofPath: dir, followSymlinks: false) } catch { throw StatsPublishError(error) }
+        guard st.kind == .directory else { throw .unsafeDirectory(dir, reason: "not a directory (a symlink?)") }
+        guard st.ownerID == uid else { throw .unsafeDirectory(dir, reason: "owned by uid \(st.ownerID), not \(uid)") }
+        if st.permissions & 0o077 != 0 {
+            do { try FileSystem.setPermissions(0o700, ofPath: dir) } catch { throw StatsPublishError(error) }
         }
     }
 
     /// Removes `<pid>.stats` files whose process is gone or whose pid now names another process.
     package static func removeStaleFiles(in dir: String, except own: Int32) {
-        guard let d = opendir(dir) else { return }
-        defer { closedir(d) }
-        while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+        guard let entries = try? FileSystem.directoryEntries(dir) else { return }
+        for entry in entries {
+            let name = entry.name
             guard name.hasSuffix(".stats"), let pid = Int32(name.dropLast(6)), pid > 0, pid != own else { continue }
             let path = "\(dir)/\(name)"
-            if PublishedStatsReader.isStale(path: path, pid: pid) { unlink(path) }
+            if PublishedStatsReader.isStale(path: path, pid: pid) { _ = try? FileSystem.removeFile(path) }
         }
     }
 
@@ -234,8 +259,8 @@ package final class StatsFilePublisher: @unchecked Sendable {
     package func remove() {
         guard !removed else { return }
         removed = true
-        munmap(base, PublishedStatsLayout.fileBytes)
-        unlink(path)
+        _ = try? mapping.unmap()
+        _ = try? FileSystem.removeFile(path)
         ExitCleanup.unregister(path)
     }
 }
@@ -251,7 +276,7 @@ enum ExitCleanup {
             path = strdup(p)
             if !registered {
                 registered = true
-                atexit { if let p = ExitCleanup.path { unlink(p) } }
+                atexit { if let p = ExitCleanup.path { _ = try? FileSystem.removeFile(String(cString: p)) } }
             }
         }
     }

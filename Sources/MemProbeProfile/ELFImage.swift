@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
+import MemProbeSystem
 
 /// An ELF file mapped read-only, for its build id and function symbols (`.symtab`, else `.dynsym`).
 ///
 /// Every offset read from the file is checked against its size: a truncated or foreign file yields no symbols,
-/// never a crash.
+/// never a crash. The file is opened and mapped through MemProbeSystem's choke points (``SystemFile``,
+/// ``FileMapping``); a file that cannot be opened, read or mapped is simply not an image.
 final class ELFImage {
+    /// Keeps the file mapped for as long as the image lives (unmapped when it is released).
+    private let mapping: FileMapping
     private let base: UnsafeRawPointer
     private let size: Int
     /// ET_DYN (PIE, shared library): symbol values are relative to the load address.
@@ -22,19 +23,16 @@ final class ELFImage {
     private var debugSections: [String: (offset: Int, size: Int)] = [:]
 
     init?(path: String) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, st.st_size >= 64 else { return nil }
-        guard let p = mmap(nil, Int(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { return nil }
-        base = UnsafeRawPointer(p)
-        size = Int(st.st_size)
+        guard let file = try? SystemFile.open(path, .readOnly), let st = try? file.status(), st.byteCount >= 64,
+              let m = try? FileMapping(file, byteCount: st.byteCount, access: .readOnly)
+        else { return nil }
+        mapping = m
+        base = UnsafeRawPointer(m.base)
+        size = st.byteCount
+        // The mapping stays valid after the descriptor is closed.
+        _ = try? file.close()
         // 0x7f 'E' 'L' 'F', 64-bit, little-endian.
-        guard u32(0) == 0x464c_457f, u8(4) == 2, u8(5) == 1 else {
-            munmap(UnsafeMutableRawPointer(mutating: base), size)
-            return nil
-        }
+        guard u32(0) == 0x464c_457f, u8(4) == 2, u8(5) == 1 else { return nil }
         isPositionIndependent = u16(16) == 3
         var firstLoad: UInt64 = 0
         let phoff = Int(clamping: u64(32)), phentsize = Int(u16(54)), phnum = Int(u16(56))
@@ -49,8 +47,6 @@ final class ELFImage {
         firstLoadAddress = firstLoad
         readSections()
     }
-
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
 
     private func u8(_ o: Int) -> UInt8 { o >= 0 && o < size ? base.load(fromByteOffset: o, as: UInt8.self) : 0 }
     private func u16(_ o: Int) -> UInt16 { o >= 0 && o + 2 <= size ? base.loadUnaligned(fromByteOffset: o, as: UInt16.self) : 0 }

@@ -27,7 +27,10 @@ public enum HeapProfile {
         return Gzip.compress(build(samplers: samplers).encoded())
     }
 
-    /// Writes ``currentProcess()`` to `path` (through a temporary file and a rename).
+    /// Writes ``currentProcess()`` to `path`: into a temporary file in the same directory, renamed over `path` only
+    /// once every write, the flush and the close succeeded.
+    /// - Throws: ``HeapProfileError/file(_:)`` naming the failed call and its errno (e.g. `write(…)` with `ENOSPC` on
+    ///   a full disk); the temporary file is then removed and nothing is left under `path`.
     public static func write(toPath path: String) throws(HeapProfileError) {
         let bytes = try currentProcess()
         do { try ProfileFile.writeAtomically(bytes, to: path) } catch { throw .file(error) }

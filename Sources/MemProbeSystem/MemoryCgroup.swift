@@ -331,5 +331,6 @@ func cgroupReadText(_ path: String) -> Result<String, Errno> {
 }
 
 func cgroupFileExists(_ path: String) -> Bool {
-    access(path, F_OK) == 0
+    if case .success = system_access(path, F_OK) { return true }
+    return false
 }

@@ -1,21 +1,8 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
-
 extension MemoryCgroup {
     /// The names of this cgroup's child cgroups (its subdirectories), sorted. Empty when unreadable.
     public func childNames() -> [String] {
-        guard let dir = opendir(directory) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        guard let entries = try? FileSystem.directoryEntries(directory) else { return [] }
+        return entries.filter { $0.kind == .directory }.map(\.name).sorted()
     }
 
     /// The child cgroup `name` of this one (no check that it exists).

@@ -37,7 +37,7 @@ extension MemoryCgroup {
         } else {
             do { p = try current() } catch { return .unavailable(reason: error.description) }
         }
-        if geteuid() != 0, access(p.directory, W_OK) != 0 {
+        if geteuid() != 0, case .failure = system_access(p.directory, W_OK) {
             return .unavailable(reason: "not root (euid \(geteuid())) and \(p.directory) is not writable (not delegated to this user)")
         }
         if p.version == .v2 {
@@ -166,7 +166,7 @@ func cgroupModify(_ op: CgroupFileSystemOperation) -> Result<Void, Errno> {
         case .success(let f): fd = f
         case .failure(let e): return .failure(e)
         }
-        defer { system_close(fd) }
+        defer { _ = system_close(fd) }  // a control file refuses at write, not at close
         let bytes = Array(text.utf8)
         return bytes.withUnsafeBytes { buf in
             switch system_write(fd, buf) {

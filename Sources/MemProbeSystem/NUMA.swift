@@ -127,11 +127,11 @@ public enum NUMA {
         while done < count {
             let n = Swift.min(batch, count - done)
             for i in 0..<n { pages[i] = UnsafeMutableRawPointer(bitPattern: first + UInt((done + i) * pageSize)) }
-            let rc = pages.withUnsafeMutableBufferPointer { p in
-                status.withUnsafeMutableBufferPointer { s in cshims_numa_page_nodes(p.baseAddress, n, s.baseAddress) }
+            let r = pages.withUnsafeMutableBufferPointer { p in
+                status.withUnsafeMutableBufferPointer { s in system_numaPageNodes(p.baseAddress!, n, s.baseAddress!) }
             }
-            guard rc == 0 else {
-                throw .system(SystemCallError(call: "numa_move_pages(query, \(n) pages)", errno: Errno(rawValue: rc)))
+            if case .failure(let e) = r {
+                throw .system(SystemCallError(call: "numa_move_pages(query, \(n) pages)", errno: e))
             }
             for s in status[..<n] {
                 result.append(s >= 0 ? .node(Int(s)) : s == -Errno.noSuchFileOrDirectory.rawValue ? .notPopulated : .error(Errno(rawValue: -s)))

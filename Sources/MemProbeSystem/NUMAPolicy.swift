@@ -70,11 +70,10 @@ extension NUMA {
         for n in policy.nodes { mask[n / bitsPerWord] |= 1 << UInt(n % bitsPerWord) }
         // maxnode is one more than the bits in the mask: the kernel subtracts one (as libnuma does).
         let maxnode = policy == .none ? 0 : UInt(mask.count * bitsPerWord + 1)
-        let rc = mask.withUnsafeBufferPointer {
-            cshims_mbind(base, range.count, mode, policy == .none ? nil : $0.baseAddress, maxnode, 0)
+        let r = mask.withUnsafeBufferPointer {
+            system_mbind(base, range.count, mode, policy == .none ? nil : $0.baseAddress, maxnode, 0)
         }
-        if rc == 0 { return }
-        let e = Errno(rawValue: rc)
+        guard case .failure(let e) = r else { return }
         if e == .operationNotSupportedByDevice || e == .invalidArgument,
            let bad = policy.nodes.first(where: { $0 > max || !nodes.contains($0) }) {
             throw .noSuchNode(bad, maxNode: max)

@@ -73,7 +73,7 @@ public enum ProcFile {
         case .success(let f): fd = f
         case .failure(let e): return .failure(ReadFailure(errno: e, atOpen: true))
         }
-        defer { system_close(fd) }
+        defer { _ = system_close(fd) }  // read-only: nothing to lose at close
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 8192)
         while true {

@@ -22,7 +22,7 @@ public final class StatmSampler {
     }
 
     deinit {
-        if fd >= 0 { system_close(fd) }
+        if fd >= 0 { _ = system_close(fd) }
         buffer.deallocate()
     }
 
@@ -47,7 +47,7 @@ public final class StatmSampler {
 
     /// Closes the descriptor early (otherwise closed on deinit).
     public func close() {
-        if fd >= 0 { system_close(fd) }
+        if fd >= 0 { _ = system_close(fd) }
         fd = -1
     }
 }

@@ -7,18 +7,70 @@ import SystemPackage
 
 // One internal choke point per system call. In debug builds (ENABLE_MOCKING) a test can make any of them
 // fail with a chosen errno through `SyscallMock`, the way apple/swift-system's mocking layer works.
-// Everything above this file calls the kernel only through these functions.
+// Everything above this file calls the kernel only through these functions (the exceptions, and why, are listed in
+// docs/system-layer.md, "Choke points"). Each returns the errno as a value; the ones that can be interrupted retry
+// EINTR, an injected EINTR included, so a test can prove the retry.
+
+/// The system calls a test can make fail, one name per choke point. Defined in every build so release builds need
+/// no second list; only debug builds have a ``SyscallMock`` that reads it.
+enum SyscallCall: String, Sendable, CaseIterable {
+    /// mmap of anonymous memory (arenas, compare's pressure mapping).
+    case mmap
+    /// mmap of a file (the published-stats file, ELF images).
+    case mmapFile
+    case munmap, madvise, mincore
+    /// open(2), every flag combination.
+    case open
+    /// pread(2). (Named before read(2) had a choke point of its own; existing tests inject it.)
+    case read
+    /// read(2): files read front to back, pipes included.
+    case readStream
+    /// write(2).
+    case write
+    case pwrite, ftruncate, fsync, close
+    case stat, lstat, fstat, chmod, access
+    case mkdir, rmdir, rename, unlink
+    /// opendir(3) and its readdir(3) loop: one directory listing.
+    case opendir
+    /// prctl(PR_SET_PDEATHSIG).
+    case prctl
+    /// mbind(2), through libnuma's loader (CShims/numa.c).
+    case mbind
+    /// numa_move_pages in query mode (move_pages(2) with no target nodes).
+    case movePages
+}
 
 #if ENABLE_MOCKING
 @inline(__always)
-func mockedErrno(_ call: SyscallMock.Call) -> Int32? { SyscallMock.current?.take(call) }
+func mockedErrno(_ call: SyscallCall) -> Int32? { SyscallMock.current?.take(call) }
 #else
 /// Release builds: no mock, the check folds away.
 @inline(__always)
 func mockedErrno(_ call: SyscallCall) -> Int32? { nil }
-/// The names `mockedErrno` takes in release builds.
-enum SyscallCall { case mmap, munmap, madvise, mincore, open, read, write, mkdir, rmdir }
 #endif
+
+/// Calls `attempt` until it succeeds or fails with anything but EINTR. The mock is consulted before each attempt,
+/// so an injected EINTR is retried exactly like a real one.
+@inline(__always)
+private func retryingInterrupts<T>(_ call: SyscallCall, _ attempt: () -> Result<T, Errno>) -> Result<T, Errno> {
+    while true {
+        if let e = mockedErrno(call) {
+            if e == EINTR { continue }
+            return .failure(Errno(rawValue: e))
+        }
+        let r = attempt()
+        if case .failure(.interrupted) = r { continue }
+        return r
+    }
+}
+
+/// `rc == 0` → success, else the errno of the call that just returned.
+@inline(__always)
+private func zeroOrErrno(_ rc: Int32) -> Result<Void, Errno> {
+    rc == 0 ? .success(()) : .failure(Errno(rawValue: errno))
+}
+
+// MARK: Memory
 
 /// mmap(PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS[|MAP_NORESERVE]).
 func system_mmapAnonymous(_ length: Int, noReserve: Bool) -> Result<UnsafeMutableRawPointer, Errno> {
@@ -26,6 +78,18 @@ func system_mmapAnonymous(_ length: Int, noReserve: Bool) -> Result<UnsafeMutabl
     var out: UnsafeMutableRawPointer? = nil
     let rc = cshims_mmap_anonymous(length, noReserve ? 1 : 0, &out)
     guard rc == 0, let p = out else { return .failure(Errno(rawValue: rc)) }
+    return .success(p)
+}
+
+/// mmap of `length` bytes of file `fd` from offset 0: `PROT_READ|PROT_WRITE, MAP_SHARED` when `sharedWritable`
+/// (stores reach the file), else `PROT_READ, MAP_PRIVATE`.
+func system_mmapFile(_ fd: Int32, _ length: Int, sharedWritable: Bool) -> Result<UnsafeMutableRawPointer, Errno> {
+    if let e = mockedErrno(.mmapFile) { return .failure(Errno(rawValue: e)) }
+    let protection = sharedWritable ? PROT_READ | PROT_WRITE : PROT_READ
+    let flags = sharedWritable ? MAP_SHARED : MAP_PRIVATE
+    guard let p = mmap(nil, length, protection, flags, fd, 0), p != MAP_FAILED else {
+        return .failure(Errno(rawValue: errno))
+    }
     return .success(p)
 }
 
@@ -49,86 +113,183 @@ func system_mincore(
     return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
 }
 
-/// open(path, O_RDONLY|O_CLOEXEC), retrying EINTR.
+// MARK: File descriptors
+
+/// open(path, flags, mode), retrying EINTR. `O_CLOEXEC` is the caller's to pass (every caller does).
+func system_open(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Result<Int32, Errno> {
+    retryingInterrupts(.open) {
+        let fd = open(path, flags, mode)
+        return fd >= 0 ? .success(fd) : .failure(Errno(rawValue: errno))
+    }
+}
+
+/// open(path, O_RDONLY|O_CLOEXEC), retrying EINTR (/proc and cgroup files).
 func system_openReadOnly(_ path: String) -> Result<Int32, Errno> {
-    while true {
-        if let e = mockedErrno(.open) {
-            if e == EINTR { continue }
-            return .failure(Errno(rawValue: e))
-        }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { return .success(fd) }
-        let e = errno
-        if e == EINTR { continue }
-        return .failure(Errno(rawValue: e))
-    }
-}
-
-/// pread, retrying EINTR. Returns the byte count (0 at end of file).
-func system_pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int) -> Result<Int, Errno> {
-    while true {
-        if let e = mockedErrno(.read) {
-            if e == EINTR { continue }
-            return .failure(Errno(rawValue: e))
-        }
-        let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
-        if n >= 0 { return .success(n) }
-        let e = errno
-        if e == EINTR { continue }
-        return .failure(Errno(rawValue: e))
-    }
-}
-
-/// prctl(PR_SET_PDEATHSIG, signal).
-func system_setParentDeathSignal(_ signal: Int32) -> Result<Void, Errno> {
-    let rc = cshims_set_parent_death_signal(signal)
-    return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
-}
-
-func system_close(_ fd: Int32) {
-    _ = close(fd)
+    system_open(path, O_RDONLY | O_CLOEXEC)
 }
 
 /// open(path, O_WRONLY|O_CLOEXEC), retrying EINTR (cgroup control files).
 func system_openWriteOnly(_ path: String) -> Result<Int32, Errno> {
-    if let e = mockedErrno(.open) { return .failure(Errno(rawValue: e)) }
-    while true {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        if fd >= 0 { return .success(fd) }
-        let e = errno
-        if e != EINTR { return .failure(Errno(rawValue: e)) }
+    system_open(path, O_WRONLY | O_CLOEXEC)
+}
+
+/// close(fd). Never retried: Linux releases the descriptor even when close reports EINTR, and a retry could close
+/// a descriptor another thread just opened. A writer must check the result (NFS, for one, reports a failed
+/// write-back here); a reader may ignore it.
+func system_close(_ fd: Int32) -> Result<Void, Errno> {
+    if let e = mockedErrno(.close) {
+        _ = close(fd)  // the descriptor is released whatever close answers
+        return .failure(Errno(rawValue: e))
+    }
+    return zeroOrErrno(close(fd))
+}
+
+/// pread, retrying EINTR. Returns the byte count (0 at end of file).
+func system_pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ offset: Int) -> Result<Int, Errno> {
+    retryingInterrupts(.read) {
+        let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+        return n >= 0 ? .success(n) : .failure(Errno(rawValue: errno))
+    }
+}
+
+/// read(2), retrying EINTR. Returns the byte count (0 at end of file).
+func system_read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+    retryingInterrupts(.readStream) {
+        let n = read(fd, buffer.baseAddress, buffer.count)
+        return n >= 0 ? .success(n) : .failure(Errno(rawValue: errno))
     }
 }
 
 /// One write(2), retrying EINTR. Returns the byte count written (a control file takes it whole or refuses).
 func system_write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
-    if let e = mockedErrno(.write) { return .failure(Errno(rawValue: e)) }
-    while true {
+    retryingInterrupts(.write) {
         let n = write(fd, buffer.baseAddress, buffer.count)
-        if n >= 0 { return .success(n) }
-        let e = errno
-        if e != EINTR { return .failure(Errno(rawValue: e)) }
+        return n >= 0 ? .success(n) : .failure(Errno(rawValue: errno))
     }
 }
 
-/// mkdir(path, 0755), retrying EINTR.
-func system_mkdir(_ path: String) -> Result<Void, Errno> {
-    if let e = mockedErrno(.mkdir) { return .failure(Errno(rawValue: e)) }
-    while true {
-        if mkdir(path, 0o755) == 0 { return .success(()) }
-        let e = errno
-        if e != EINTR { return .failure(Errno(rawValue: e)) }
+/// One pwrite(2), retrying EINTR. Returns the byte count written.
+func system_pwrite(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, _ offset: Int) -> Result<Int, Errno> {
+    retryingInterrupts(.pwrite) {
+        let n = pwrite(fd, buffer.baseAddress, buffer.count, off_t(offset))
+        return n >= 0 ? .success(n) : .failure(Errno(rawValue: errno))
     }
+}
+
+/// ftruncate(fd, length), retrying EINTR.
+func system_ftruncate(_ fd: Int32, _ length: Int) -> Result<Void, Errno> {
+    retryingInterrupts(.ftruncate) { zeroOrErrno(ftruncate(fd, off_t(length))) }
+}
+
+/// fsync(fd), retrying EINTR.
+func system_fsync(_ fd: Int32) -> Result<Void, Errno> {
+    retryingInterrupts(.fsync) { zeroOrErrno(fsync(fd)) }
+}
+
+/// fstat(fd).
+func system_fstat(_ fd: Int32) -> Result<stat, Errno> {
+    retryingInterrupts(.fstat) {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? .success(st) : .failure(Errno(rawValue: errno))
+    }
+}
+
+// MARK: Paths
+
+/// stat(path): follows a final symbolic link.
+func system_stat(_ path: String) -> Result<stat, Errno> {
+    retryingInterrupts(.stat) {
+        var st = stat()
+        return stat(path, &st) == 0 ? .success(st) : .failure(Errno(rawValue: errno))
+    }
+}
+
+/// lstat(path): a final symbolic link is reported as itself.
+func system_lstat(_ path: String) -> Result<stat, Errno> {
+    retryingInterrupts(.lstat) {
+        var st = stat()
+        return lstat(path, &st) == 0 ? .success(st) : .failure(Errno(rawValue: errno))
+    }
+}
+
+/// chmod(path, mode), retrying EINTR.
+func system_chmod(_ path: String, _ mode: mode_t) -> Result<Void, Errno> {
+    retryingInterrupts(.chmod) { zeroOrErrno(chmod(path, mode)) }
+}
+
+/// access(path, mode) (`F_OK`, `W_OK`, …), retrying EINTR.
+func system_access(_ path: String, _ mode: Int32) -> Result<Void, Errno> {
+    retryingInterrupts(.access) { zeroOrErrno(access(path, mode)) }
+}
+
+/// mkdir(path, mode), retrying EINTR. The umask applies, as always.
+func system_mkdir(_ path: String, _ mode: mode_t = 0o755) -> Result<Void, Errno> {
+    retryingInterrupts(.mkdir) { zeroOrErrno(mkdir(path, mode)) }
 }
 
 /// rmdir(path), retrying EINTR.
 func system_rmdir(_ path: String) -> Result<Void, Errno> {
-    if let e = mockedErrno(.rmdir) { return .failure(Errno(rawValue: e)) }
+    retryingInterrupts(.rmdir) { zeroOrErrno(rmdir(path)) }
+}
+
+/// rename(from, to), retrying EINTR: atomically replaces `to` (same file system).
+func system_rename(_ from: String, _ to: String) -> Result<Void, Errno> {
+    retryingInterrupts(.rename) { zeroOrErrno(rename(from, to)) }
+}
+
+/// unlink(path), retrying EINTR.
+func system_unlink(_ path: String) -> Result<Void, Errno> {
+    retryingInterrupts(.unlink) { zeroOrErrno(unlink(path)) }
+}
+
+/// The entries of directory `path` other than `.` and `..`, with their `d_type` (`DT_UNKNOWN` on file systems that
+/// do not fill it): opendir, readdir until the end (errno tells the end from a failure), closedir.
+func system_readDirectory(_ path: String) -> Result<[(name: String, type: UInt8)], Errno> {
+    if let e = mockedErrno(.opendir) { return .failure(Errno(rawValue: e)) }
+    guard let dir = opendir(path) else { return .failure(Errno(rawValue: errno)) }
+    defer { closedir(dir) }
+    var entries: [(name: String, type: UInt8)] = []
     while true {
-        if rmdir(path) == 0 { return .success(()) }
-        let e = errno
-        if e != EINTR { return .failure(Errno(rawValue: e)) }
+        errno = 0
+        guard let entry = readdir(dir) else {
+            let e = errno
+            return e == 0 ? .success(entries) : .failure(Errno(rawValue: e))
+        }
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != "." && name != ".." { entries.append((name, entry.pointee.d_type)) }
     }
+}
+
+// MARK: NUMA (libnuma, loaded by CShims/numa.c)
+
+/// mbind(address, length, mode, nodemask, maxnode, flags).
+func system_mbind(
+    _ address: UnsafeMutableRawPointer, _ length: Int, _ mode: Int32, _ nodemask: UnsafePointer<UInt>?, _ maxnode: UInt,
+    _ flags: UInt32
+) -> Result<Void, Errno> {
+    if let e = mockedErrno(.mbind) { return .failure(Errno(rawValue: e)) }
+    let rc = cshims_mbind(address, length, mode, nodemask, maxnode, flags)
+    return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
+}
+
+/// The node of each of `count` pages (`numa_move_pages` query: nothing moves); per-page results in `status`.
+func system_numaPageNodes(
+    _ pages: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ count: Int, _ status: UnsafeMutablePointer<Int32>
+) -> Result<Void, Errno> {
+    if let e = mockedErrno(.movePages) { return .failure(Errno(rawValue: e)) }
+    let rc = cshims_numa_page_nodes(pages, count, status)
+    return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
+}
+
+// MARK: Processes
+
+/// prctl(PR_SET_PDEATHSIG, signal).
+func system_setParentDeathSignal(_ signal: Int32) -> Result<Void, Errno> {
+    if let e = mockedErrno(.prctl) { return .failure(Errno(rawValue: e)) }
+    let rc = cshims_set_parent_death_signal(signal)
+    return rc == 0 ? .success(()) : .failure(Errno(rawValue: rc))
 }
 
 #if ENABLE_MOCKING
@@ -138,10 +299,8 @@ func system_rmdir(_ path: String) -> Result<Void, Errno> {
 /// parallel do not see each other's faults. Internal and compiled into debug builds only (ENABLE_MOCKING):
 /// tests reach it with `@testable import MemProbeSystem`; a release build has no trace of it.
 final class SyscallMock: Sendable {
-    /// The system calls that can be made to fail.
-    enum Call: String, Sendable, CaseIterable {
-        case mmap, munmap, madvise, mincore, open, read, write, mkdir, rmdir
-    }
+    /// The system calls that can be made to fail (one name per choke point).
+    typealias Call = SyscallCall
 
     /// The mock in force for the current task, if any.
     @TaskLocal static var current: SyscallMock?
