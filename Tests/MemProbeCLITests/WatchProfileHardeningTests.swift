@@ -43,7 +43,7 @@ struct WatchProfileHardeningTests {
         init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
 
         func file(_ name: String) -> String { path + "/" + name }
-        var entries: [String] { FullFileSystem.entries(of: path) }
+        var entries: [String] { TemporaryDirectory.names(in: path) }
 
         deinit { try? FileManager.default.removeItem(atPath: path) }
     }
