@@ -135,24 +135,13 @@ public final class PageArena: Sendable {
     /// - Throws: ``ArenaError/outOfMemory(requested:underlying:)`` when address space runs out (the arena is
     ///   unchanged), ``ArenaError/invalidSize(_:)``, ``ArenaError/invalidAlignment(_:)``.
     public func allocate(byteCount: Int, alignment: Int = 16) throws(ArenaError) -> UnsafeMutableRawPointer {
-        guard byteCount >= 0, byteCount <= Self.maxByteCount else { throw .invalidSize(byteCount) }
-        guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= VirtualMemory.pageSize else {
-            throw .invalidAlignment(alignment)
-        }
+        try checkRequest(byteCount: byteCount, alignment: alignment)
         if threadCacheID != 0 && byteCount <= ThreadCache.maxBlockSize {
             let pointer = try allocateThroughThreadCache(byteCount: byteCount, alignment: alignment)
             heapSampler?.didAllocate(UInt(bitPattern: pointer), byteCount: byteCount)
             return pointer
         }
-        let address = try core.withLock { (c: inout ArenaCore) throws(ArenaError) -> UInt in
-            let a = try c.allocate(byteCount: byteCount, alignment: alignment)
-            c.pumpAfterCall()
-            if c.wantsBackgroundDrain { requestBackgroundDrain() }
-            publish(c)
-            return a
-        }
-        heapSampler?.didAllocate(address, byteCount: byteCount)
-        return UnsafeMutableRawPointer(bitPattern: address)!
+        return try allocateFromCore(byteCount: byteCount, alignment: alignment, zeroed: false)
     }
 
     /// Allocates `byteCount` bytes that read as zero (like `calloc`).
@@ -162,13 +151,24 @@ public final class PageArena: Sendable {
     /// ``ArenaStats/zeroedAllocations``, ``ArenaStats/zeroedBytes`` and ``ArenaStats/zeroedByDiscardBytes``.
     /// Callers never advise arena memory themselves.
     public func allocateZeroed(byteCount: Int, alignment: Int = 16) throws(ArenaError) -> UnsafeMutableRawPointer {
+        try checkRequest(byteCount: byteCount, alignment: alignment)
+        return try allocateFromCore(byteCount: byteCount, alignment: alignment, zeroed: true)
+    }
+
+    @inline(__always)
+    private func checkRequest(byteCount: Int, alignment: Int) throws(ArenaError) {
         guard byteCount >= 0, byteCount <= Self.maxByteCount else { throw .invalidSize(byteCount) }
         guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= VirtualMemory.pageSize else {
             throw .invalidAlignment(alignment)
         }
+    }
+
+    /// An allocation under the lock (zero-filled when asked), the deferred work it makes due, and its sample.
+    @inline(__always)
+    private func allocateFromCore(byteCount: Int, alignment: Int, zeroed: Bool) throws(ArenaError) -> UnsafeMutableRawPointer {
         let address = try core.withLock { (c: inout ArenaCore) throws(ArenaError) -> UInt in
             let a = try c.allocate(byteCount: byteCount, alignment: alignment)
-            c.zeroFill(a, byteCount: byteCount)
+            if zeroed { c.zeroFill(a, byteCount: byteCount) }
             c.pumpAfterCall()
             if c.wantsBackgroundDrain { requestBackgroundDrain() }
             publish(c)

@@ -35,18 +35,9 @@ struct WatchProfileHardeningTests {
         }
     }
 
-    /// A fresh directory for one test's files, removed at the end; `entries` shows everything left in it (temporary
-    /// files are dot files: they are listed too).
-    final class ScratchDirectory {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("memprobe-hardening-\(UUID().uuidString)").path
-
-        init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-
-        func file(_ name: String) -> String { path + "/" + name }
-        var entries: [String] { TemporaryDirectory.names(in: path) }
-
-        deinit { try? FileManager.default.removeItem(atPath: path) }
-    }
+    /// A fresh directory for one test's files (the shared ``TemporaryDirectory``), removed at the end; `entries` shows
+    /// everything left in it (temporary files are dot files: they are listed too).
+    typealias ScratchDirectory = TemporaryDirectory
 
     /// The non-empty lines of `text`.
     static func lines(_ text: String) -> [Substring] { text.split(separator: "\n") }
@@ -98,6 +89,22 @@ struct WatchProfileHardeningTests {
         #expect(Self.lines(r.stderr) == ["memprobe: cannot write to standard output: No space left on device"], "\(r.stderr)")
     }
 
+    /// A path in `dir` no output can be written to: under a missing directory, an existing directory, or a FIFO.
+    static func badOutputPath(_ kind: String, in dir: ScratchDirectory, name: String) throws -> String {
+        switch kind {
+        case "missing directory":
+            return dir.file("nonexistent/" + name)
+        case "directory":
+            let path = dir.file("sub")
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+            return path
+        default:
+            let path = dir.file("fifo")
+            try #require(mkfifo(path, 0o600) == 0)
+            return path
+        }
+    }
+
     // MARK: 2. files watch writes itself
 
     @Test("2: a bad --record or --plot path fails at once (not after --duration): exit 1, one line, nothing created",
@@ -105,16 +112,7 @@ struct WatchProfileHardeningTests {
     func badOutputPathFailsAtOnce(option: String, kind: String) throws {
         let sleeper = try Sleeper()
         let dir = try ScratchDirectory()
-        let path: String
-        switch kind {
-        case "missing directory": path = dir.file("nonexistent/out")
-        case "directory":
-            path = dir.file("sub")
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-        default:
-            path = dir.file("fifo")
-            try #require(mkfifo(path, 0o600) == 0)
-        }
+        let path = try Self.badOutputPath(kind, in: dir, name: "out")
         let before = dir.entries
         let r = try CLIProcess.run(["watch", sleeper.pid, "--duration", "1h", option, path], timeout: 30)
         #expect(!r.timedOut, "\(option) \(kind): still sampling, the path was not checked before the run")
@@ -289,16 +287,7 @@ struct WatchProfileHardeningTests {
           arguments: ["missing directory", "directory", "fifo"])
     func profileBadOutputPath(kind: String) throws {
         let dir = try ScratchDirectory()
-        let path: String
-        switch kind {
-        case "missing directory": path = dir.file("nonexistent/heap.pb.gz")
-        case "directory":
-            path = dir.file("sub")
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-        default:
-            path = dir.file("fifo")
-            try #require(mkfifo(path, 0o600) == 0)
-        }
+        let path = try Self.badOutputPath(kind, in: dir, name: "heap.pb.gz")
         let before = dir.entries
         // This test process publishes nothing: had the request been sent, the answer would be exit 2, "cannot be asked".
         let r = try CLIProcess.run(["profile", String(getpid()), "-o", path], timeout: 60)

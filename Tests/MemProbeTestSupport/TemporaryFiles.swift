@@ -26,6 +26,11 @@ public final class TemporaryDirectory {
 
     /// The names in the directory (no `.`/`..`), sorted.
     public func names() -> [String] { Self.names(in: path) }
+    /// Same as ``names()``.
+    public var entries: [String] { names() }
+
+    /// The path of `name` in the directory.
+    public func file(_ name: String) -> String { path + "/" + name }
 
     /// The names in `directory` (no `.`/`..`), sorted; empty when it cannot be read.
     public static func names(in directory: String) -> [String] {
