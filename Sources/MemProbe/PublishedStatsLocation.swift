@@ -30,9 +30,7 @@ package enum PublishedStatsLocation {
 
     /// The owner of process `pid` (the owner of `/proc/<pid>`), nil when it is gone.
     package static func owner(ofProcess pid: Int32) -> uid_t? {
-        var st = stat()
-        guard stat("/proc/\(pid)", &st) == 0 else { return nil }
-        return st.st_uid
+        (try? FileSystem.status(ofPath: "/proc/\(pid)"))?.ownerID
     }
 }
 

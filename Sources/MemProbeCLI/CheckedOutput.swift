@@ -1,9 +1,11 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
+import MemProbeSystem
 
 /// Output that is never silently lost: every write, the fsync and the close are checked, files are written under a
-/// temporary name in the target's directory and renamed into place only when complete.
+/// temporary name in the target's directory and renamed into place only when complete (the system layer's
+/// ``ReplacementFile``, whose calls go through its choke points).
 ///
 /// A file target is opened (its temporary file created) before any work starts, so a bad path fails at once
 /// rather than after minutes of measuring; on failure the temporary file is removed and nothing is left under
@@ -15,70 +17,48 @@ final class CheckedOutputFile {
     /// Where the file is renamed to: `path`, or the file a symbolic link at `path` points to (the link stays).
     let destination: String
     /// The temporary file in the destination's directory (same file system, so the rename is atomic).
-    private(set) var temporaryPath: String
-    private var fd: Int32
+    var temporaryPath: String { file.temporaryPath }
+    private let file: ReplacementFile
 
     /// Creates the temporary file next to `path`. Throws a one-line reason (``CheckedOutputTarget/check(_:)``) when
     /// `path` is a directory or another non-regular file, or its directory does not exist or is not writable.
     init(path: String) throws(CheckedOutputError) {
         let target = try CheckedOutputTarget.check(path)
-        let templateText = target.directoryPrefix + ".\(target.name).tmp-XXXXXX"
-        var template = templateText.utf8CString
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else {
-            throw CheckedOutputError(path: path, reason: "cannot create a file in \(target.directory): \(String(cString: strerror(errno)))")
+        do {
+            // 0666 before the umask: a report is an ordinary file, as fopen would make it.
+            file = try ReplacementFile(replacing: target.destination, permissions: 0o666)
+        } catch {
+            throw CheckedOutputError(path: path, reason: "cannot create a file in \(target.directory): \(Self.reason(error))")
         }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)  // never inherited by the workers
-        // mkstemp creates 0600; a report is an ordinary file: honour the umask like fopen would.
-        let mask = umask(0)
-        umask(mask)
-        _ = fchmod(fd, 0o666 & ~mask)
         self.path = path
         self.destination = target.destination
-        self.fd = fd
-        self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     /// Appends `text` to the temporary file. On failure the temporary file is removed, and the error names the
     /// path and the reason; the file can then only be abandoned.
     func write(_ text: String) throws(CheckedOutputError) {
-        guard fd >= 0 else { throw CheckedOutputError(path: path, reason: "already closed") }
-        if let e = writeAll(fd, text) {
-            abandon()
-            throw CheckedOutputError(path: path, reason: String(cString: strerror(e)))
+        var bytes = Array(text.utf8)
+        let written = bytes.withUnsafeMutableBytes { raw in
+            Result { () throws(SystemCallError) in try file.write(UnsafeRawBufferPointer(raw)) }
         }
+        do { try written.get() } catch { throw CheckedOutputError(path: path, reason: Self.reason(error)) }
     }
 
     /// Writes `text` completely, fsyncs and closes the file and renames it into place. On any failure the
     /// temporary file is removed and the error names the path and the reason.
     func commit(_ text: String = "") throws(CheckedOutputError) {
-        guard fd >= 0 else { throw CheckedOutputError(path: path, reason: "already closed") }
-        var failure = text.isEmpty ? nil : writeAll(fd, text)
-        // fsync before the rename: after a crash the name holds the old file or the whole new one, never an empty one.
-        if failure == nil, fsync(fd) != 0 { failure = errno }
-        let closed = close(fd) == 0 ? 0 : errno
-        fd = -1
-        if let e = failure ?? (closed != 0 ? closed : nil) {
-            unlink(temporaryPath)
-            throw CheckedOutputError(path: path, reason: String(cString: strerror(e)))
-        }
-        guard rename(temporaryPath, destination) == 0 else {
-            let e = errno
-            unlink(temporaryPath)
-            throw CheckedOutputError(path: path, reason: "rename: \(String(cString: strerror(e)))")
+        if !text.isEmpty { try write(text) }
+        do {
+            try file.commit()
+        } catch {
+            throw CheckedOutputError(path: path, reason: (error.call.hasPrefix("rename") ? "rename: " : "") + Self.reason(error))
         }
     }
 
     /// Removes the temporary file without touching `path` (the run failed or was interrupted).
-    func abandon() {
-        if fd >= 0 {
-            close(fd)
-            fd = -1
-            unlink(temporaryPath)
-        }
-    }
+    func abandon() { file.abandon() }
 
-    deinit { abandon() }
+    private static func reason(_ error: SystemCallError) -> String { String(cString: strerror(error.errno.rawValue)) }
 }
 
 /// A write that failed: the target and the reason, printed as one line.
