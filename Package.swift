@@ -79,7 +79,10 @@ let package = Package(
         .executableTarget(name: "FuzzProfileReader", dependencies: ["MemProbeProfile", "FuzzDriver"]),
         // Helpers every test target shares (environment conditions for skips, Collider keys, lifetime tracking,
         // seeded RNG, medians, arena invariants): one copy, not one per test target.
-        .target(name: "MemProbeTestSupport", dependencies: ["MemProbeSystem", "MemProbeArena"], path: "Tests/MemProbeTestSupport"),
+        .target(
+            name: "MemProbeTestSupport", dependencies: ["MemProbeSystem", "MemProbeArena", "MemProbeCompare"],
+            path: "Tests/MemProbeTestSupport"
+        ),
         .testTarget(name: "CShimsTests", dependencies: ["CShims", "MemProbeTestSupport"]),
         .testTarget(
             name: "MemProbeSystemTests", dependencies: ["MemProbeSystem", "CShims", "MemProbeTestSupport"], swiftSettings: mocking),

@@ -1,18 +1,8 @@
-/// A seeded generator for reproducible test data (SplitMix64, Steele et al. 2014): each test names its seed,
-/// so a failure replays exactly.
-public struct TestRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+import MemProbeCompare
 
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A seeded generator for reproducible test data: each test names its seed, so a failure replays exactly. The same
+/// SplitMix64 the compare workload and the benchmarks use (one implementation).
+package typealias TestRandom = SplitMix64
 
 /// The median of `values` (the mean of the middle two for an even count); nil when empty. Timing ratios in
 /// tests use medians so one descheduled run on a shared VM does not decide the result.
