@@ -20,13 +20,14 @@ trap 'rm -rf "$logs"' EXIT
 # Drops linker noise and build progress; keeps a copy of each pass's output for the closing counts.
 quiet() { grep -v -e 'Cannot export local symbol' -e '^\[[0-9]*/[0-9]*\] ' | tee -a "$logs/$1"; }
 passes=()
+declare -A pass_rc
 
 # --no-parallel: many tests assert deltas of this process's RSS (smaps_rollup) against the kernel; suites running
 # side by side would move each other's figures. Threads inside a test still run concurrently.
 log "1/5 debug: swift test"
 start=$(date +%s)
 passes+=(debug)
-swift test --disable-xctest --no-parallel 2>&1 | quiet debug; rc=${PIPESTATUS[0]}
+swift test --disable-xctest --no-parallel 2>&1 | quiet debug; rc=${PIPESTATUS[0]}; pass_rc[debug]=$rc
 [ "$rc" -eq 0 ] || status=1
 echo "debug pass: exit $rc in $(( $(date +%s) - start )) s"
 
@@ -36,7 +37,7 @@ if [ "${MEMPROBE_SKIP_SANITIZERS:-0}" != 1 ]; then
     passes+=(asan)
     LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp" ASAN_OPTIONS="detect_leaks=1" \
         swift test --disable-xctest --no-parallel --scratch-path .build-asan --sanitize=address \
-        --filter 'CShimsTests|MemProbeSystemTests|MemProbeArenaTests|MemProbeMapTests|MemProbeTests|MemProbeServiceTests|MemProbeProfileTests' 2>&1 | quiet asan; rc=${PIPESTATUS[0]}
+        --filter 'CShimsTests|MemProbeSystemTests|MemProbeArenaTests|MemProbeMapTests|MemProbeTests|MemProbeServiceTests|MemProbeProfileTests' 2>&1 | quiet asan; rc=${PIPESTATUS[0]}; pass_rc[asan]=$rc
     [ "$rc" -eq 0 ] || status=1
     echo "asan pass: exit $rc in $(( $(date +%s) - start )) s"
 
@@ -44,7 +45,7 @@ if [ "${MEMPROBE_SKIP_SANITIZERS:-0}" != 1 ]; then
     start=$(date +%s)
     passes+=(tsan)
     TSAN_OPTIONS="halt_on_error=1" swift test --disable-xctest --no-parallel --scratch-path .build-tsan --sanitize=thread \
-        --filter 'MemProbeArenaTests|MemProbeMapTests|MemProbeSystemTests|MemProbeTests|MemProbeServiceTests|MemProbeProfileTests' 2>&1 | quiet tsan; rc=${PIPESTATUS[0]}
+        --filter 'MemProbeArenaTests|MemProbeMapTests|MemProbeSystemTests|MemProbeTests|MemProbeServiceTests|MemProbeProfileTests' 2>&1 | quiet tsan; rc=${PIPESTATUS[0]}; pass_rc[tsan]=$rc
     [ "$rc" -eq 0 ] || status=1
     echo "tsan pass: exit $rc in $(( $(date +%s) - start )) s"
 fi
@@ -79,6 +80,7 @@ fi
 # "✘ Test … failed after …" per failed test and "➜ Test … skipped: …" per skipped test.
 total=0; failed=0; skipped=0
 skipped_names=""
+failed_outside=""
 for pass in "${passes[@]}"; do
     f="$logs/$pass"
     [ -f "$f" ] || continue
@@ -86,6 +88,12 @@ for pass in "${passes[@]}"; do
     x=$(grep '^✘ Test .* failed after' "$f" | grep -vc '^✘ Test run with' || true)
     k=$(grep -c '^➜ Test .* skipped' "$f" || true)
     total=$((total + t)); failed=$((failed + x)); skipped=$((skipped + k))
+    # A pass that failed with no failed test (a build error, a sanitizer's leak report at exit, a crash between
+    # tests) is one more failure, named, so the closing line never says "0 failed" for a failed run.
+    if [ "${pass_rc[$pass]:-0}" -ne 0 ] && [ "$x" -eq 0 ]; then
+        total=$((total + 1)); failed=$((failed + 1))
+        failed_outside+="  [$pass] exit ${pass_rc[$pass]} with no failed test (build error, sanitizer report or crash: see its output)"$'\n'
+    fi
     while IFS= read -r line; do
         [ -n "$line" ] && skipped_names+="  [$pass] ${line#➜ Test }"$'\n'
     done < <(grep '^➜ Test .* skipped' "$f" || true)
@@ -94,6 +102,7 @@ total=$((total + fuzz_passed + fuzz_failed + examples_passed + examples_failed))
 failed=$((failed + fuzz_failed + examples_failed))
 passed=$((total - failed - skipped))
 if [ "$skipped" -gt 0 ]; then printf '\nskipped tests:\n%s' "$skipped_names"; fi
+if [ -n "$failed_outside" ]; then printf '\npasses that failed outside a test:\n%s' "$failed_outside"; fi
 if [ "$status" -eq 0 ]; then echo "memprobe tests: all passes succeeded"; else echo "memprobe tests: FAILED"; fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit $status
