@@ -5,19 +5,10 @@ import MemProbeSystem
 
 // The kernel's own figures, read by the tests independently of the library's /proc readers (except where noted).
 
-/// The whole file with stdio: /proc files report size 0 and Foundation's `String(contentsOfFile:)` stops after one
-/// read of them (~4 KiB). nil when it cannot be opened.
+/// The whole file as text, read with libc (``contentsOfFile(_:)``): /proc files report size 0 and Foundation's
+/// `String(contentsOfFile:)` stops after one read of them (~4 KiB). nil when it cannot be opened.
 public func readWholeFile(_ path: String) -> String? {
-    guard let f = fopen(path, "r") else { return nil }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        if n == 0 { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    contentsOfFile(path).map { String(decoding: $0, as: UTF8.self) }
 }
 
 /// The `key:   N kB` figure of a /proc file (`status`, `smaps_rollup`, `meminfo`), in KiB; nil when the file or the
