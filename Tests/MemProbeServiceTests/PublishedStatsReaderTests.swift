@@ -160,12 +160,6 @@ import MemProbeTestSupport
 
 /// Stale files: a dead pid's file is removed by the next publisher; a reused pid's file is rejected as stale.
 @Suite(.serialized) struct PublishedStatsStaleTests {
-    static func writeFile(_ path: String, _ bytes: [UInt8]) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-    }
-
     @Test func deadAndReusedPIDs() throws {
         let dir = PublishedStatsLocation.directory(uid: geteuid())
         mkdir(dir, 0o700)
@@ -175,19 +169,20 @@ import MemProbeTestSupport
         var image = PublishedStatsReaderTests.validImage()
         PublishedStatsReaderTests.set(&image, Int64(pid), PublishedStatsLayout.pidOffset)
         let deadPath = "\(dir)/\(pid).stats"
-        Self.writeFile(deadPath, image)
+        #expect(writeFile(deadPath, image))
         #expect(PublishedStatsReader.isStale(path: deadPath, pid: pid))
         StatsFilePublisher.removeStaleFiles(in: dir, except: getpid())
         var st = stat()
         #expect(stat(deadPath, &st) != 0, "a dead pid's file is cleaned up")
 
-        // A reused pid: a file naming a live process (this one, via a parent's pid) with another start time.
-        let parent = getppid()
+        // A reused pid: a file naming a live process of ours (a child) with another start time.
+        let parent = try spawnProcess("/bin/sleep", ["30"])
+        defer { kill(parent, SIGKILL); reap(parent) }
         PublishedStatsReaderTests.set(&image, Int64(parent), PublishedStatsLayout.pidOffset)
         PublishedStatsReaderTests.set(&image, UInt64(1), PublishedStatsLayout.startTimeOffset)
-        guard PublishedStatsLocation.owner(ofProcess: parent) == geteuid() else { return }
+        #expect(PublishedStatsLocation.owner(ofProcess: parent) == geteuid())
         let reusedPath = "\(dir)/\(parent).stats"
-        Self.writeFile(reusedPath, image)
+        #expect(writeFile(reusedPath, image))
         #expect {
             try PublishedStatsReader.read(pid: parent)
         } throws: { error in

@@ -130,8 +130,9 @@ struct MemoryCgroupOwnTests {
         try? MemoryCgroup.current()
     }()
 
-    @Test func detectsTheOwnCgroupFromProcSelfCgroup() throws {
-        guard let cg = Self.own else { return }
+    @Test(.enabled(if: Self.own != nil, "this process has no memory cgroup the kernel exposes"))
+    func detectsTheOwnCgroupFromProcSelfCgroup() throws {
+        let cg = try #require(Self.own)
         let text = try #require(readWholeFile("/proc/self/cgroup"))
         if let line = text.split(separator: "\n").first(where: { $0.split(separator: ":")[1].split(separator: ",").contains("memory") }) {
             let path = String(line.split(separator: ":", maxSplits: 2)[2])
@@ -146,8 +147,9 @@ struct MemoryCgroupOwnTests {
         #expect(try MemoryCgroup(directory: cg.directory) == cg)
     }
 
-    @Test func readsMatchTheFiles() throws {
-        guard let cg = Self.own else { return }
+    @Test(.enabled(if: Self.own != nil, "this process has no memory cgroup the kernel exposes"))
+    func readsMatchTheFiles() throws {
+        let cg = try #require(Self.own)
         let usageFile = cg.version == .v1 ? "/memory.usage_in_bytes" : "/memory.current"
         let before = try #require(Int(readWholeFile(cg.directory + usageFile)!.trimmingCharacters(in: .whitespacesAndNewlines)))
         let usage = try cg.usage()
@@ -172,8 +174,9 @@ struct MemoryCgroupOwnTests {
     }
 
     #if ENABLE_MOCKING
-    @Test func injectedErrorsCarryPathAndErrno() throws {
-        guard let cg = Self.own else { return }
+    @Test(.enabled(if: Self.own != nil, "this process has no memory cgroup the kernel exposes"))
+    func injectedErrorsCarryPathAndErrno() throws {
+        let cg = try #require(Self.own)
         let mock = SyscallMock()
         try SyscallMock.$current.withValue(mock) { () throws -> Void in
             // EINTR is retried by the choke points: the read still succeeds.
@@ -193,8 +196,9 @@ struct MemoryCgroupOwnTests {
     }
     #endif
 
-    @Test func workingSetIsUsageMinusInactiveFile() throws {
-        guard let cg = Self.own else { return }
+    @Test(.enabled(if: Self.own != nil, "this process has no memory cgroup the kernel exposes"))
+    func workingSetIsUsageMinusInactiveFile() throws {
+        let cg = try #require(Self.own)
         let s = try cg.snapshot()
         let inactiveKey = cg.version == .v1 ? "total_inactive_file" : "inactive_file"
         let inactive = try #require(s.stat[inactiveKey])

@@ -7,10 +7,7 @@ import Testing
 
 @Suite("NUMA", .enabled(if: NUMA.isAvailable, "NUMA is not available on this system"))
 struct NUMATests {
-    static let available = NUMA.isAvailable
-
     @Test func nodeZeroExistsAndMatchesSysfs() throws {
-        guard Self.available else { return }
         let max = try #require(NUMA.maxNode)
         #expect(max >= 0)
         #expect(NUMA.nodes.contains(0))
@@ -18,19 +15,16 @@ struct NUMATests {
         let m = try NUMA.memory(ofNode: 0)
         #expect(m.size > 0 && m.free > 0 && m.free <= m.size)
         // Independent source: /sys/devices/system/node/node0/meminfo "Node 0 MemTotal: N kB".
-        if let text = try? String(contentsOfFile: "/sys/devices/system/node/node0/meminfo", encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.contains("MemTotal:") }),
-            let kb = line.split(separator: " ").dropLast().last.flatMap({ Int($0) })
-        {
-            // Node memory can grow while memory is initialized lazily: compare loosely.
-            #expect(abs(m.size - kb * 1024) <= 64 << 20)
-        }
+        let text = try #require(readWholeFile("/sys/devices/system/node/node0/meminfo"))
+        let line = try #require(text.split(separator: "\n").first(where: { $0.contains("MemTotal:") }))
+        let kb = try #require(line.split(separator: " ").dropLast().last.flatMap({ Int($0) }))
+        // Node memory can grow while memory is initialized lazily: compare loosely.
+        #expect(abs(m.size - kb * 1024) <= 64 << 20)
         #expect(throws: NUMAError.noSuchNode(max + 1, maxNode: max)) { try NUMA.memory(ofNode: max + 1) }
         #expect(throws: NUMAError.noSuchNode(-1, maxNode: max)) { try NUMA.memory(ofNode: -1) }
     }
 
     @Test func pageNodesOfTouchedAndUntouchedPages() throws {
-        guard Self.available else { return }
         let pageSize = VirtualMemory.pageSize
         let pages = 64
         let p = try VirtualMemory.map(byteCount: pages * pageSize)
@@ -57,7 +51,6 @@ struct NUMATests {
     }
 
     @Test func bindToNodeZeroThenTouch() throws {
-        guard Self.available else { return }
         let pageSize = VirtualMemory.pageSize
         let len = 16 * pageSize
         let p = try VirtualMemory.map(byteCount: len)
@@ -70,7 +63,7 @@ struct NUMATests {
     }
 
     @Test func bindToAbsentNodeIsTyped() throws {
-        guard Self.available, let max = NUMA.maxNode else { return }
+        let max = try #require(NUMA.maxNode)
         let pageSize = VirtualMemory.pageSize
         let p = try VirtualMemory.map(byteCount: pageSize)
         defer { try? VirtualMemory.unmap(p, byteCount: pageSize) }
